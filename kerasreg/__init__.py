@@ -1,0 +1,38 @@
+"""kerasreg: regularization and compression for Keras 3 on TensorFlow.
+
+Submodules and their main names are imported on first use, so that
+`import kerasreg` and `kerasreg --help` stay fast and TensorFlow is loaded
+only when a model is touched.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "data",
+    "models",
+    "report",
+    "training",
+)
+# public name -> module that defines it
+_NAMES = {
+    "load": "data",
+    "validation_split": "data",
+    "train": "training",
+}
+
+__all__ = ["__version__", *_SUBMODULES, *_NAMES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"kerasreg.{name}")
+    if name in _NAMES:
+        module = importlib.import_module(f"kerasreg.{_NAMES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'kerasreg' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
