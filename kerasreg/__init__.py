@@ -14,12 +14,17 @@ _SUBMODULES = (
     "models",
     "report",
     "training",
+    "compression",
 )
 # public name -> module that defines it
 _NAMES = {
     "load": "data",
     "validation_split": "data",
     "train": "training",
+    # compression (re-exported at the top level)
+    "NetworkSlimming": "compression",
+    "shrink": "compression",
+    "slimming_report": "compression",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]

@@ -1,0 +1,33 @@
+"""Model compression: slimming, channel surgery, pruning, distillation, export.
+
+Names are imported on first use (see `kerasreg/__init__.py`).
+"""
+
+import importlib
+
+# public name -> submodule of kerasreg.compression that defines it
+_NAMES = {
+    # slimming.py / graph.py / surgery.py (network slimming, issue 3)
+    "NetworkSlimming": "slimming",
+    "GammaL1Regularizer": "slimming",
+    "mark_channels": "slimming",
+    "ChannelGraph": "graph",
+    "shrink": "surgery",
+    "slimming_report": "slimming_report",
+}
+_SUBMODULES = ("slimming", "graph", "surgery", "slimming_report")
+
+__all__ = [*_SUBMODULES, *_NAMES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"kerasreg.compression.{name}")
+    if name in _NAMES:
+        module = importlib.import_module(f"kerasreg.compression.{_NAMES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'kerasreg.compression' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
