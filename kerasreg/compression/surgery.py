@@ -29,7 +29,7 @@ import keras
 import numpy as np
 from keras import ops, tree
 
-from kerasreg.compression.graph import ChannelGraph, UnsupportedLayerError
+from kerasreg.compression.graph import ChannelGraph, UnsupportedLayerError, _graph_of
 
 __all__ = ["shrink", "plan_shrink", "ShrinkPlan"]
 
@@ -329,11 +329,12 @@ def _rebuild(plan, threshold):
         keras.Input(
             shape=graph.shapes[tid][1:], name=x.name.split(":")[0], dtype=x.dtype
         )
-        for tid, x in zip(graph.inputs, _model_inputs(graph.model))
+        for tid, x in zip(graph.inputs, _graph_of(graph.model).inputs)
     ]
     values = _replay(graph, inputs, layer_for)
     outputs = [values[tid] for tid in graph.outputs]
-    single = not isinstance(graph.model.output, (list, tuple, dict))
+    struct = _graph_of(graph.model)._outputs_struct
+    single = not isinstance(struct, (list, tuple, dict))
     model = keras.Model(
         inputs if len(inputs) > 1 else inputs[0],
         outputs[0] if single else outputs,
@@ -349,10 +350,6 @@ def _rebuild(plan, threshold):
         for variable, value in zip(new.weights, weights):
             variable.assign(value)
     return model
-
-
-def _model_inputs(model):
-    return list(model.inputs)
 
 
 def _bias_targets(graph, edits):
