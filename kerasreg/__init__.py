@@ -15,16 +15,43 @@ _SUBMODULES = (
     "report",
     "training",
     "compression",
+    # regularization toolkit (issue 6)
+    "initializers",
+    "regularizers",
+    "layers",
+    "losses",
+    "callbacks",
+    "testing",
+    # hyperparameter search (issue 7)
+    "tuning",
 )
 # public name -> module that defines it
 _NAMES = {
     "load": "data",
     "validation_split": "data",
     "train": "training",
+    # regularization toolkit (issue 6)
+    "initializer_for": "initializers",
+    "reinitialize": "initializers",
+    "activation_stats": "initializers",
+    "regularize": "regularizers",
+    "regularize_activity": "regularizers",
+    "ParameterTying": "regularizers",
+    "DropConnectDense": "layers",
+    "DropConnectConv2D": "layers",
+    "WeightNoise": "layers",
+    "norm_layer": "layers",
+    "convert_normalization": "layers",
+    "EarlyStopping": "callbacks",
+    # hyperparameter search (issue 7)
+    "tune": "tuning",
+    "CoarseToFine": "tuning",
     # compression (re-exported at the top level)
     "NetworkSlimming": "compression",
     "shrink": "compression",
     "slimming_report": "compression",
+    "Distiller": "compression",
+    "distill": "compression",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]

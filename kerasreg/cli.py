@@ -82,6 +82,261 @@ def _run_train(args):
     print(f"Saved model.keras, history.json, metrics.json, curves.png to {args.out}")
 
 
+# --- distill ----------------------------------------------------------------
+
+
+def _add_distill(subparsers):
+    parser = subparsers.add_parser(
+        "distill",
+        help="distil a trained teacher into a small student; compare with scratch",
+        description="Train the student from scratch and distilled from the "
+        "teacher on the same epochs and seeds. Prints and writes report.json "
+        "and curves.png (validation accuracy of both students) under --out.",
+    )
+    parser.add_argument(
+        "--data",
+        default="digits",
+        help="digits (bundled), mnist, cifar10, or a path to an .npz file "
+        "(default: digits)",
+    )
+    parser.add_argument("--teacher", required=True, help="trained .keras model")
+    parser.add_argument(
+        "--student", default="cnn-tiny", help="reference model name (default: cnn-tiny)"
+    )
+    parser.add_argument("--temperature", type=float, default=4.0, help="(default: 4)")
+    parser.add_argument(
+        "--lambda-soft", type=float, default=0.9, help="λ1 (default: 0.9)"
+    )
+    parser.add_argument(
+        "--lambda-hard", type=float, default=0.1, help="λ2 (default: 0.1)"
+    )
+    parser.add_argument("--epochs", type=int, default=10, help="(default: 10)")
+    parser.add_argument("--seeds", type=int, default=3, help="(default: 3)")
+    parser.add_argument("--batch-size", type=int, default=64, help="(default: 64)")
+    parser.add_argument(
+        "--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)"
+    )
+    parser.add_argument("--out", required=True, help="output directory")
+    return parser
+
+
+def _run_distill(args):
+    from kerasreg.compression import distillation_report
+
+    _check_model_name(args.student)
+    if not os.path.isfile(args.teacher):
+        raise _UsageError(f"no such teacher model file: --teacher {args.teacher}")
+    result = distillation_report.distillation_report(
+        args.teacher,
+        args.student,
+        args.data,
+        epochs=args.epochs,
+        seeds=args.seeds,
+        temperature=args.temperature,
+        lambda_soft=args.lambda_soft,
+        lambda_hard=args.lambda_hard,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        out=args.out,
+    )
+    distillation_report.print_report(result)
+    print(f"Saved report.json and curves.png to {args.out}")
+
+
+# --- tune -------------------------------------------------------------------
+
+
+def _add_tune(subparsers):
+    parser = subparsers.add_parser(
+        "tune",
+        help="search lr and weight decay (seed 001), or a size knob's Pareto front",
+        description="Search hyperparameters on a validation split of the "
+        "training set, print one line per trial and seed 001's Best-k lines, "
+        "retrain the best for longer. Writes best.txt, trials.csv, search.png, "
+        "model.keras and result.json under --out. With --pareto, search a size "
+        "knob and write the accuracy-vs-params front (front.txt, pareto.csv, "
+        "pareto.png) instead.",
+    )
+    parser.add_argument("--data", default="digits", help="(default: digits)")
+    parser.add_argument("--model", default="cnn", help="reference model (default: cnn)")
+    parser.add_argument(
+        "--tuner",
+        default="coarse-to-fine",
+        help="coarse-to-fine, random, bayesian or hyperband (default: coarse-to-fine)",
+    )
+    parser.add_argument("--trials", type=int, default=30, help="budget (default: 30)")
+    parser.add_argument("--rounds", type=int, default=3, help="(default: 3)")
+    parser.add_argument("--top-k", type=int, default=3, help="(default: 3)")
+    parser.add_argument(
+        "--margin", type=float, default=0.1, help="range padding fraction (default: 0.1)"
+    )
+    parser.add_argument("--epochs", type=int, default=3, help="per trial (default: 3)")
+    parser.add_argument(
+        "--final-epochs", type=int, default=None, help="retraining (default: 3x epochs)"
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="(default: 64)")
+    parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    parser.add_argument(
+        "--resume", action="store_true", help="resume an interrupted search in --out"
+    )
+    parser.add_argument(
+        "--pareto",
+        choices=("width", "slimming_l1"),
+        help="search this size knob for the accuracy-vs-params Pareto front",
+    )
+    parser.add_argument("--out", required=True, help="output directory")
+    return parser
+
+
+def _run_tune(args):
+    from kerasreg import tuning
+
+    _check_model_name(args.model)
+    if args.pareto:
+        result = tuning.pareto_search(
+            args.model,
+            args.data,
+            knob=args.pareto,
+            max_trials=args.trials,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            overwrite=not args.resume,
+            out=args.out,
+        )
+        print(f"Saved front.txt, pareto.csv, pareto.png to {args.out}")
+        return
+    if args.tuner not in tuning.TUNERS:
+        raise _UsageError(
+            f"unknown tuner {args.tuner!r}; choose one of {', '.join(tuning.TUNERS)}"
+        )
+    result = tuning.tune(
+        args.model,
+        args.data,
+        tuner=args.tuner,
+        max_trials=args.trials,
+        rounds=args.rounds,
+        top_k=args.top_k,
+        margin=args.margin,
+        epochs=args.epochs,
+        final_epochs=args.final_epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        overwrite=not args.resume,
+        out=args.out,
+    )
+    print(result.best_lines(5))
+    print(f"Retrained best: val accuracy {result.val_accuracy:.4f}")
+    print(f"Saved best.txt, trials.csv, search.png, model.keras to {args.out}")
+
+
+# --- slim / sweep -------------------------------------------------------------
+
+
+def _add_slim_args(parser):
+    _common_data_args(parser)
+    parser.set_defaults(epochs=30, lr=3e-3)
+    parser.add_argument(
+        "--freeze-from",
+        type=int,
+        default=None,
+        help="first epoch (0-based) of sign-flip freezing (default: epochs // 3)",
+    )
+    parser.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=15,
+        help="epochs of fine-tuning after shrink (default: 15)",
+    )
+
+
+def _add_slim(subparsers):
+    parser = subparsers.add_parser(
+        "slim",
+        help="network slimming: L1 on BN gamma, sign-flip freezing, shrink, report",
+        description="Train with NetworkSlimming, physically remove the dead "
+        "channels with shrink(), fine-tune and report. Writes model.keras, "
+        "shrunk.keras, report.json, gamma.png, channels.png and curves.png.",
+    )
+    _add_slim_args(parser)
+    parser.add_argument("--l1", type=float, default=1e-3, help="lambda (default: 1e-3)")
+    parser.add_argument(
+        "--prune-ratio",
+        type=float,
+        default=None,
+        help="also mark this global fraction of the smallest |gamma| (Liu et al.)",
+    )
+    return parser
+
+
+def _run_slim(args):
+    from kerasreg.compression import slimming_workflow
+
+    _check_model_name(args.model)
+    result = slimming_workflow.slim(
+        args.model,
+        args.data,
+        l1=args.l1,
+        epochs=args.epochs,
+        freeze_from_epoch=args.freeze_from,
+        finetune_epochs=args.finetune_epochs,
+        prune_ratio=args.prune_ratio,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        out=args.out,
+        verbose="auto",
+    )
+    from kerasreg import report
+
+    rows = [
+        {"metric": k, "before": v["before"], "after": v["after"], "ratio": v["ratio"]}
+        for k, v in result["report"]["totals"].items()
+    ]
+    report.print_table(rows)
+    print(f"Saved the shrunk model and report to {args.out}")
+
+
+def _add_sweep(subparsers):
+    parser = subparsers.add_parser(
+        "sweep",
+        help="reproduce the slimming seed's Figure 2 over a grid of lambda",
+        description="Slim once per lambda and plot test accuracy against "
+        "parameter reduction, with the unslimmed baseline dashed. Writes "
+        "sweep.csv and sweep.png.",
+    )
+    _add_slim_args(parser)
+    parser.add_argument(
+        "--l1",
+        type=_floats,
+        default=None,
+        help="comma-separated lambdas (default: the seed's grid "
+        "0.001,0.0008,0.0006,0.0005,0.0004,0.0003,0.0002,0.0001,0.00005,0)",
+    )
+    return parser
+
+
+def _run_sweep(args):
+    from kerasreg import report
+    from kerasreg.compression import slimming_workflow
+
+    _check_model_name(args.model)
+    rows = slimming_workflow.sweep(
+        args.l1 if args.l1 is not None else slimming_workflow.SEED_L1_GRID,
+        args.model,
+        args.data,
+        epochs=args.epochs,
+        freeze_from_epoch=args.freeze_from,
+        finetune_epochs=args.finetune_epochs,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        out=args.out,
+    )
+    report.print_table(rows)
+    print(f"Saved sweep.csv and sweep.png to {args.out}")
+
+
 # --- helpers ----------------------------------------------------------------
 
 
@@ -102,7 +357,11 @@ def _print_metrics(metrics):
 
 
 _COMMANDS = {
+    "tune": (_add_tune, _run_tune),
     "train": (_add_train, _run_train),
+    "slim": (_add_slim, _run_slim),
+    "sweep": (_add_sweep, _run_sweep),
+    "distill": (_add_distill, _run_distill),
 }
 
 

@@ -13,9 +13,23 @@ _NAMES = {
     "mark_channels": "slimming",
     "ChannelGraph": "graph",
     "shrink": "surgery",
-    "slimming_report": "slimming_report",
+    "slimming_report": "slim_report",
+    "slim": "slimming_workflow",
+    "sweep": "slimming_workflow",
+    # distillation.py (knowledge distillation, issue 4)
+    "Distiller": "distillation",
+    "distillation_loss": "distillation",
+    "distill": "distillation",
 }
-_SUBMODULES = ("slimming", "graph", "surgery", "slimming_report")
+_SUBMODULES = (
+    "slimming",
+    "graph",
+    "surgery",
+    "slim_report",
+    "slimming_workflow",
+    "distillation",
+    "distillation_report",
+)
 
 __all__ = [*_SUBMODULES, *_NAMES]
 

@@ -17,8 +17,8 @@ import keras
 from kerasreg import _io, report
 from kerasreg import data as data_lib
 from kerasreg import models as models_lib
-from kerasreg.compression.slimming import NetworkSlimming
 from kerasreg.compression.slim_report import slimming_report
+from kerasreg.compression.slimming import NetworkSlimming
 from kerasreg.compression.surgery import shrink
 from kerasreg.training import compile_model, evaluate_accuracy
 
