@@ -1,0 +1,292 @@
+"""Network slimming targets (issue 3), as ratios within one run.
+
+Parts (run one or all; each prints one JSON object per line):
+
+  accuracy   digits `resnet`: slimmed + shrunk + fine-tuned vs the same model
+             trained the same total epochs without slimming; the whole λ
+             sweep. Target: >= 90% params removed, <= 1.0 point drop.
+  selection  at the same per-layer widths and the same fine-tuning:
+             γ-selected channels vs random channels vs the slim architecture
+             trained from scratch.
+  speed      CPU latency ratio shrunk/original at batch 64 (tf.function)
+             against the FLOPs ratio. Target: latency ratio <= 1.5 x FLOPs ratio.
+  surgery    shrink() on keras.applications ResNet50 (32x32, 10 classes) with
+             half the γ of every BN zeroed. Target: < 30 s.
+  overhead   train-step time with NetworkSlimming vs without. Target: <= 1.10x.
+
+Usage:
+  python benchmarks/bench_slimming.py [accuracy|selection|speed|surgery|overhead|all]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kerasreg import data as data_lib  # noqa: E402
+from kerasreg import models, report, training  # noqa: E402
+from kerasreg.compression import NetworkSlimming, mark_channels, shrink  # noqa: E402
+from kerasreg.compression.graph import ChannelGraph  # noqa: E402
+from kerasreg.compression.slimming import batchnorm_layers  # noqa: E402
+from kerasreg.compression.surgery import plan_shrink  # noqa: E402
+
+# The recipe measured below (see docs/benchmarks.md).
+RECIPE = {
+    "model": "resnet",
+    "epochs": 30,
+    "finetune_epochs": 15,
+    "freeze_from_epoch": 10,
+    "learning_rate": 3e-3,
+    "batch_size": 64,
+    "l1": 3e-2,
+    "prune_ratio": None,
+}
+GRID = (1e-1, 5e-2, 3e-2, 2e-2, 1e-2, 5e-3, 1e-3, 0.0)
+
+
+def emit(**fields):
+    print(json.dumps(fields), flush=True)
+
+
+def _fit(model, d, epochs, callbacks=()):
+    model.fit(
+        d.x_train,
+        d.y_train,
+        epochs=epochs,
+        batch_size=RECIPE["batch_size"],
+        callbacks=list(callbacks),
+        verbose=0,
+    )
+
+
+def _acc(model, d):
+    return training.evaluate_accuracy(model, d.x_test, d.y_test)
+
+
+def slim_once(d, l1, seed=0, prune_ratio=None):
+    """Slim, shrink and fine-tune; returns (trained full model, shrunk model)."""
+    keras.utils.set_random_seed(seed)
+    model = training.compile_model(
+        models.build(RECIPE["model"], d.input_shape, d.num_classes),
+        RECIPE["learning_rate"],
+    )
+    callback = NetworkSlimming(
+        l1, freeze_from_epoch=RECIPE["freeze_from_epoch"], prune_ratio=prune_ratio
+    )
+    _fit(model, d, RECIPE["epochs"], [callback])
+    small = shrink(model)
+    training.compile_model(small, RECIPE["learning_rate"])
+    _fit(small, d, RECIPE["finetune_epochs"])
+    return model, small
+
+
+def baseline(d, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = training.compile_model(
+        models.build(RECIPE["model"], d.input_shape, d.num_classes),
+        RECIPE["learning_rate"],
+    )
+    _fit(model, d, RECIPE["epochs"] + RECIPE["finetune_epochs"])
+    return model
+
+
+def part_accuracy(d):
+    base = baseline(d)
+    base_acc, base_params = _acc(base, d), report.count_params(base)
+    emit(part="accuracy", run="baseline", accuracy=base_acc, params=base_params)
+    best = None
+    for l1 in GRID:
+        _, small = slim_once(d, l1, prune_ratio=RECIPE["prune_ratio"])
+        acc = _acc(small, d)
+        reduction = 1 - report.count_params(small) / base_params
+        row = {
+            "l1": l1,
+            "accuracy": acc,
+            "drop_points": 100 * (base_acc - acc),
+            "param_reduction": reduction,
+            "flops_ratio": report.count_flops(small) / report.count_flops(base),
+        }
+        emit(part="accuracy", run="sweep", **row)
+        if row["drop_points"] <= 1.0 and (
+            best is None or reduction > best["param_reduction"]
+        ):
+            best = row
+    emit(
+        part="accuracy",
+        run="best",
+        target="param_reduction >= 0.90 with drop <= 1.0 point",
+        met=bool(best and best["param_reduction"] >= 0.90),
+        **(best or {}),
+    )
+
+
+def _families(graph):
+    """Groups of channel classes that share one set of tensors."""
+    families = {}
+    for tid, labels in graph.labels.items():
+        key = tuple(sorted(set(labels.tolist())))
+        if len(key) > 1:
+            families.setdefault(key, None)
+    return list(families)
+
+
+def _keep_classes(model, keep_labels, graph):
+    """Zero γ and β in every BN for channel classes not in `keep_labels`."""
+    for call in graph.calls:
+        if call.kind != "bn" or not call.layer.scale:
+            continue
+        labels = graph.labels[call.outputs[0]]
+        drop = ~np.isin(labels, list(keep_labels))
+        for var in (call.layer.gamma, call.layer.beta):
+            value = keras.ops.convert_to_numpy(var).copy()
+            value[drop] = 0.0
+            var.assign(value)
+
+
+def part_selection(d):
+    full, small = slim_once(d, RECIPE["l1"])
+    graph = ChannelGraph(full)
+    plan = plan_shrink(full)
+    kept = set()
+    for tid, labels in graph.labels.items():
+        kept.update(labels[plan.keep[tid]].tolist())
+    rng = np.random.default_rng(0)
+    random_keep = set()
+    for family in _families(graph):
+        family_kept = [label for label in family if label in kept]
+        random_keep.update(rng.choice(family, len(family_kept), replace=False).tolist())
+    # Random channels at the same widths, from the same slimmed-trained model.
+    randomized = keras.models.clone_model(full)
+    randomized.set_weights(full.get_weights())
+    _keep_classes(randomized, random_keep, graph=ChannelGraph(randomized))
+    random_small = shrink(randomized)
+    training.compile_model(random_small, RECIPE["learning_rate"])
+    _fit(random_small, d, RECIPE["finetune_epochs"])
+    # The slim architecture from scratch, same fine-tuning epochs and all epochs.
+    scratch = keras.models.clone_model(small)
+    training.compile_model(scratch, RECIPE["learning_rate"])
+    _fit(scratch, d, RECIPE["finetune_epochs"])
+    scratch_long = keras.models.clone_model(small)
+    training.compile_model(scratch_long, RECIPE["learning_rate"])
+    _fit(scratch_long, d, RECIPE["epochs"] + RECIPE["finetune_epochs"])
+    emit(
+        part="selection",
+        params_gamma=report.count_params(small),
+        params_random=report.count_params(random_small),
+        gamma_selected=_acc(small, d),
+        random_channels=_acc(random_small, d),
+        scratch_same_finetune=_acc(scratch, d),
+        scratch_all_epochs=_acc(scratch_long, d),
+    )
+
+
+def _interleaved_latency(a, b, batch, rounds=7):
+    ta, tb = [], []
+    for _ in range(rounds):
+        ta.append(report.measure_latency(a, batch_size=batch, repeats=20))
+        tb.append(report.measure_latency(b, batch_size=batch, repeats=20))
+    return float(np.median(ta)), float(np.median(tb))
+
+
+def part_speed(d):
+    full, small = slim_once(d, RECIPE["l1"])
+    flops_ratio = report.count_flops(small) / report.count_flops(full)
+    for batch in (1, 64):
+        t_full, t_small = _interleaved_latency(full, small, batch)
+        emit(
+            part="speed",
+            batch=batch,
+            latency_full_ms=1e3 * t_full,
+            latency_small_ms=1e3 * t_small,
+            latency_ratio=t_small / t_full,
+            flops_ratio=flops_ratio,
+            latency_over_flops=(t_small / t_full) / flops_ratio,
+            target="latency_ratio <= 1.5 x flops_ratio at batch 64",
+        )
+
+
+def part_surgery():
+    model = keras.applications.ResNet50(
+        weights=None, input_shape=(32, 32, 3), classes=10, classifier_activation=None
+    )
+    rng = np.random.default_rng(0)
+    for bn in batchnorm_layers(model):
+        gamma = keras.ops.convert_to_numpy(bn.gamma).copy()
+        gamma[rng.choice(gamma.size, gamma.size // 2, replace=False)] = 0.0
+        bn.gamma.assign(gamma)
+    start = time.perf_counter()
+    small = shrink(model)
+    seconds = time.perf_counter() - start
+    x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
+    a = keras.ops.convert_to_numpy(model(x, training=False))
+    b = keras.ops.convert_to_numpy(small(x, training=False))
+    emit(
+        part="surgery",
+        seconds=seconds,
+        target_seconds=30,
+        params_before=report.count_params(model),
+        params_after=report.count_params(small),
+        max_abs_diff_over_max=float(np.max(np.abs(a - b)) / np.max(np.abs(a))),
+    )
+
+
+def part_overhead(d, rounds=5, epochs=3):
+    """Median seconds per epoch, interleaving runs with and without slimming."""
+    times = {"plain": [], "slimming": []}
+
+    def run(with_slimming):
+        keras.utils.set_random_seed(0)
+        model = training.compile_model(models.resnet(d.input_shape, 10), 3e-3)
+        callbacks = (
+            [NetworkSlimming(1e-2, freeze_from_epoch=0)] if with_slimming else []
+        )
+        _fit(model, d, 1, callbacks)  # trace and warm up
+        start = time.perf_counter()
+        model.fit(
+            d.x_train,
+            d.y_train,
+            epochs=epochs + 1,
+            initial_epoch=1,
+            batch_size=64,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        return (time.perf_counter() - start) / epochs
+
+    for _ in range(rounds):
+        times["plain"].append(run(False))
+        times["slimming"].append(run(True))
+    plain, slim = np.median(times["plain"]), np.median(times["slimming"])
+    emit(
+        part="overhead",
+        epoch_seconds_plain=float(plain),
+        epoch_seconds_slimming=float(slim),
+        ratio=float(slim / plain),
+        target_ratio=1.10,
+    )
+
+
+def main(argv):
+    which = argv[1] if len(argv) > 1 else "all"
+    d = data_lib.load("digits")
+    parts = {
+        "accuracy": lambda: part_accuracy(d),
+        "selection": lambda: part_selection(d),
+        "speed": lambda: part_speed(d),
+        "surgery": part_surgery,
+        "overhead": lambda: part_overhead(d),
+    }
+    for name, run in parts.items():
+        if which in (name, "all"):
+            run()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,105 @@
+"""slimming_report, slim, sweep and their CLI commands."""
+
+import csv
+import json
+
+import numpy as np
+
+from kerasreg import cli, models
+from kerasreg.compression import shrink, slimming_report
+from kerasreg.compression.slimming import batchnorm_layers
+
+
+def test_slimming_report_numbers(digits, tmp_path):
+    model = models.cnn((8, 8, 1), 10, filters=(8, 16), dense_units=16)
+    for bn in batchnorm_layers(model):
+        gamma = np.ones(bn.gamma.shape, "float32")
+        gamma[: gamma.size // 2] = 0.0
+        bn.gamma.assign(gamma)
+        bn.beta.assign(-np.ones(bn.beta.shape, "float32"))
+    small = shrink(model)
+    history = [{"block1_bn": np.abs(np.linspace(-1, 1, 8))}] * 3
+    info = slimming_report(
+        model, small, data=digits, gamma_history=history, out=tmp_path, repeats=3
+    )
+    assert info["layers"]["block1_conv"] == [8, 4]
+    assert info["layers"]["block2_conv"] == [16, 8]
+    assert info["layers"]["fc"] == [16, 8]
+    totals = info["totals"]
+    assert totals["params"]["after"] == small.count_params()
+    assert 0 < totals["flops"]["ratio"] < 0.5
+    assert totals["size_bytes"]["after"] < totals["size_bytes"]["before"]
+    assert totals["accuracy"]["before"] == totals["accuracy"]["after"]
+    for key in ("latency_b1_ms", "latency_b64_ms"):
+        assert totals[key]["before"] > 0 and totals[key]["after"] > 0
+    for name in ("gamma.png", "channels.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_slim_end_to_end(tmp_path, capsys):
+    out = tmp_path / "slim"
+    code = cli.main(
+        [
+            "slim",
+            "--model",
+            "cnn-tiny",
+            "--epochs",
+            "2",
+            "--finetune-epochs",
+            "1",
+            "--l1",
+            "0.05",
+            "--freeze-from",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "params" in printed and "latency_b64_ms" in printed
+    info = json.loads((out / "report.json").read_text())
+    assert info["totals"]["params"]["after"] <= info["totals"]["params"]["before"]
+    for name in (
+        "model.keras",
+        "shrunk.keras",
+        "gamma.png",
+        "channels.png",
+        "curves.png",
+    ):
+        assert (out / name).stat().st_size > 0
+
+
+def test_cli_sweep_writes_csv_and_png(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    code = cli.main(
+        [
+            "sweep",
+            "--model",
+            "cnn-tiny",
+            "--l1",
+            "0.1,0",
+            "--epochs",
+            "1",
+            "--finetune-epochs",
+            "1",
+            "--freeze-from",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [r["l1"] for r in rows] == ["baseline", "0.1", "0.0"]
+    assert float(rows[0]["param_reduction_pct"]) == 0.0
+    assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in rows)
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_sweep_rejects_negative_lambda(tmp_path, capsys):
+    code = cli.main(
+        ["sweep", "--model", "cnn-tiny", "--l1", "0.1,-1", "--out", str(tmp_path)]
+    )
+    assert code == 1
+    assert "Expected every l1 >= 0. Received: l1=-1.0" in capsys.readouterr().err
