@@ -183,6 +183,9 @@ class NetworkSlimming(keras.callbacks.Callback):
         max_prune_per_layer: cap on the fraction of any one layer's channels
             that `prune_ratio` / `prune_threshold` may mark. Defaults to
             `0.9`.
+        prune_coupled: rank channels by the largest |γ| of all coupled
+            BatchNormalization layers when marking (see `mark_channels`).
+            Defaults to `False`.
 
     Example:
 
@@ -208,6 +211,7 @@ class NetworkSlimming(keras.callbacks.Callback):
         prune_ratio=None,
         prune_threshold=None,
         max_prune_per_layer=0.9,
+        prune_coupled=False,
     ):
         super().__init__()
         _check_l1(l1)
@@ -226,6 +230,7 @@ class NetworkSlimming(keras.callbacks.Callback):
         self.prune_ratio = prune_ratio
         self.prune_threshold = prune_threshold
         self.max_prune_per_layer = max_prune_per_layer
+        self.prune_coupled = bool(prune_coupled)
         self.gamma_history = []
         self._attached = []
         self._active = None
@@ -239,6 +244,7 @@ class NetworkSlimming(keras.callbacks.Callback):
             "prune_ratio": self.prune_ratio,
             "prune_threshold": self.prune_threshold,
             "max_prune_per_layer": self.max_prune_per_layer,
+            "prune_coupled": self.prune_coupled,
         }
 
     @classmethod
@@ -299,6 +305,7 @@ class NetworkSlimming(keras.callbacks.Callback):
                 threshold=self.prune_threshold,
                 max_per_layer=self.max_prune_per_layer,
                 layers=self.layers,
+                coupled=self.prune_coupled,
             )
 
     # -- attaching ------------------------------------------------------
@@ -349,7 +356,12 @@ class _null_scope:
 
 
 def mark_channels(
-    model, prune_ratio=None, threshold=None, max_per_layer=0.9, layers=None
+    model,
+    prune_ratio=None,
+    threshold=None,
+    max_per_layer=0.9,
+    layers=None,
+    coupled=False,
 ):
     """Zero γ and β of the least important channels, in place (Liu et al.).
 
@@ -366,6 +378,11 @@ def mark_channels(
             `prune_ratio` and `threshold` must be given.
         max_per_layer: cap per layer, in (0, 1]. Defaults to `0.9`.
         layers: names of BatchNormalization layers; all by default.
+        coupled: rank each channel by the largest |γ| among all
+            BatchNormalization layers coupled to it (for example across the
+            Adds of a residual stream), so coupled channels are marked
+            together and `shrink` can remove them. Needs a functional model.
+            Defaults to `False` (Liu et al.'s per-BN ranking).
 
     Returns:
         A dict `{layer name: channels marked}`.
@@ -386,6 +403,8 @@ def mark_channels(
     _check_marking(prune_ratio, threshold, max_per_layer)
     bns = batchnorm_layers(model, layers)
     gammas = [np.abs(ops.convert_to_numpy(bn.gamma)) for bn in bns]
+    if coupled:
+        gammas = _coupled_scores(model, bns, gammas)
     if threshold is None:
         everything = np.concatenate(gammas)
         k = int(round(prune_ratio * everything.size))
@@ -410,6 +429,22 @@ def mark_channels(
             bn.beta.assign(ops.convert_to_numpy(bn.beta) * keep)
         counts[bn.name] = int(marked.sum())
     return counts
+
+
+def _coupled_scores(model, bns, gammas):
+    """Replace each |γ| by the largest |γ| of its channel class."""
+    from kerasreg.compression.graph import ChannelGraph
+
+    graph = ChannelGraph(model)
+    labels_of = {}
+    for call in graph.calls:
+        if call.kind == "bn":
+            labels_of.setdefault(id(call.layer), graph.labels[call.outputs[0]])
+    best = {}
+    for bn, g in zip(bns, gammas):
+        for label, value in zip(labels_of[id(bn)], g):
+            best[label] = max(best.get(label, 0.0), float(value))
+    return [np.array([best[label] for label in labels_of[id(bn)]]) for bn in bns]
 
 
 def _check_l1(l1):

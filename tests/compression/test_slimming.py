@@ -230,3 +230,27 @@ def test_slim_then_shrink_keeps_predictions(digits):
     assert training.evaluate_accuracy(small, digits.x_test, digits.y_test) == (
         training.evaluate_accuracy(model, digits.x_test, digits.y_test)
     )
+
+
+def test_mark_channels_coupled_ranks_by_the_whole_class():
+    from kerasreg.compression import shrink
+
+    from .test_surgery import residual_model
+
+    model = residual_model()
+    stem, a2 = model.get_layer("stem_bn"), model.get_layer("a2_bn")
+    # Stream channel 0 is tiny in stem_bn but large in a2_bn: it is needed.
+    stem.gamma.assign(np.r_[1e-3, np.ones(7)].astype("float32"))
+    a2.gamma.assign(np.r_[5.0, np.ones(7)].astype("float32"))
+    plain = keras.models.clone_model(model)
+    plain.set_weights(model.get_weights())
+    assert mark_channels(plain, threshold=1e-2)["stem_bn"] == 1
+    # Per-BN marking zeroes one BN of the stream only: shrink cannot remove it.
+    assert shrink(plain).get_layer("stem_conv").filters == 8
+    assert mark_channels(model, threshold=1e-2, coupled=True)["stem_bn"] == 0
+    # A channel small in every coupled BN is marked in all of them and removed.
+    stem.gamma.assign(np.r_[1e-3, np.ones(7)].astype("float32"))
+    a2.gamma.assign(np.r_[2e-3, np.ones(7)].astype("float32"))
+    counts = mark_channels(model, threshold=1e-2, coupled=True)
+    assert counts["stem_bn"] == 1 and counts["a2_bn"] == 1
+    assert shrink(model).get_layer("stem_conv").filters == 7
