@@ -76,7 +76,17 @@ def _acc(model, d):
     return training.evaluate_accuracy(model, d.x_test, d.y_test)
 
 
-def slim_once(d, l1, seed=0, prune_ratio=None):
+_CACHE = {}
+
+
+def recipe(d):
+    """The recipe's (full, shrunk) models, trained once per run."""
+    if "recipe" not in _CACHE:
+        _CACHE["recipe"] = slim_once(d, RECIPE["l1"], marking=True)
+    return _CACHE["recipe"]
+
+
+def slim_once(d, l1, seed=0, marking=True):
     """Slim, shrink and fine-tune; returns (trained full model, shrunk model)."""
     keras.utils.set_random_seed(seed)
     model = training.compile_model(
@@ -84,7 +94,11 @@ def slim_once(d, l1, seed=0, prune_ratio=None):
         RECIPE["learning_rate"],
     )
     callback = NetworkSlimming(
-        l1, freeze_from_epoch=RECIPE["freeze_from_epoch"], prune_ratio=prune_ratio
+        l1,
+        freeze_from_epoch=RECIPE["freeze_from_epoch"],
+        prune_ratio=RECIPE["prune_ratio"] if marking else None,
+        prune_coupled=RECIPE["prune_coupled"],
+        max_prune_per_layer=RECIPE["max_prune_per_layer"],
     )
     _fit(model, d, RECIPE["epochs"], [callback])
     small = shrink(model)
@@ -94,6 +108,8 @@ def slim_once(d, l1, seed=0, prune_ratio=None):
 
 
 def baseline(d, seed=0):
+    if "baseline" in _CACHE:
+        return _CACHE["baseline"]
     keras.utils.set_random_seed(seed)
     model = training.compile_model(
         models.build(RECIPE["model"], d.input_shape, d.num_classes),
@@ -119,7 +135,7 @@ def part_accuracy(d, sweep=True):
     base_acc, base_params = _acc(base, d), report.count_params(base)
     base_flops = report.count_flops(base)
     emit(part="accuracy", run="baseline", accuracy=base_acc, params=base_params)
-    _, small = slim_once(d, RECIPE["l1"], marking=True)
+    _, small = recipe(d)
     row = _row(small, d, base_acc, base_params, base_flops)
     emit(
         part="accuracy",
@@ -163,7 +179,7 @@ def _keep_classes(model, keep_labels, graph):
 
 
 def part_selection(d):
-    full, small = slim_once(d, RECIPE["l1"])
+    full, small = recipe(d)
     graph = ChannelGraph(full)
     plan = plan_shrink(full)
     kept = set()
@@ -174,9 +190,11 @@ def part_selection(d):
     for family in _families(graph):
         family_kept = [label for label in family if label in kept]
         random_keep.update(rng.choice(family, len(family_kept), replace=False).tolist())
-    # Random channels at the same widths, from the same slimmed-trained model.
-    randomized = keras.models.clone_model(full)
-    randomized.set_weights(full.get_weights())
+    # Random channels at the same widths, taken from the model trained
+    # without slimming (every channel alive), then the same fine-tuning.
+    base = baseline(d)
+    randomized = keras.models.clone_model(base)
+    randomized.set_weights(base.get_weights())
     _keep_classes(randomized, random_keep, graph=ChannelGraph(randomized))
     random_small = shrink(randomized)
     training.compile_model(random_small, RECIPE["learning_rate"])
@@ -208,7 +226,7 @@ def _interleaved_latency(a, b, batch, rounds=7):
 
 
 def part_speed(d):
-    full, small = slim_once(d, RECIPE["l1"])
+    full, small = recipe(d)
     flops_ratio = report.count_flops(small) / report.count_flops(full)
     for batch in (1, 64):
         t_full, t_small = _interleaved_latency(full, small, batch)
