@@ -88,9 +88,57 @@ _MERGE = (
 )
 # Activations that mix channels cannot pass a class through.
 _CHANNEL_MIXING_ACTIVATIONS = ("softmax", "log_softmax")
+# Raw `keras.ops` calls in a functional graph (e.g. `x + 3.0` inside
+# MobileNetV3's hard-swish) are operations, not layers.
+_ELEMENTWISE_OPS = (
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Divide",
+    "TrueDivide",
+    "Maximum",
+    "Minimum",
+)
+_UNARY_OPS = (
+    "Relu",
+    "Relu6",
+    "Sigmoid",
+    "HardSigmoid",
+    "HardSilu",
+    "Silu",
+    "Swish",
+    "Tanh",
+    "Abs",
+    "Negative",
+    "Exp",
+    "Gelu",
+    "Elu",
+    "Selu",
+    "Softplus",
+)
 
 
-def layer_kind(layer, call_inputs, call_outputs):
+def _operation_kind(op, node, call_inputs, call_outputs):
+    name = type(op).__name__
+    out_width = call_outputs[0].shape[-1]
+    if name in _UNARY_OPS and len(call_inputs) == 1:
+        return "pass", None
+    if name in _ELEMENTWISE_OPS:
+        others = [
+            a
+            for a in list(node.arguments.args) + list(node.arguments.kwargs.values())
+            if not isinstance(a, keras.KerasTensor)
+        ]
+        scalars = all(isinstance(a, (int, float)) for a in others)
+        widths = {t.shape[-1] for t in call_inputs}
+        if len(call_inputs) == 1 and scalars and widths == {out_width}:
+            return "pass", None
+        if len(call_inputs) == 2 and not others and widths == {out_width}:
+            return "merge", None
+    return "unsupported", f"no channel rule for the operation {name}"
+
+
+def layer_kind(layer, call_inputs, call_outputs, node=None):
     """The rule for one layer call, or the reason it is unsupported.
 
     Returns:
@@ -102,6 +150,8 @@ def layer_kind(layer, call_inputs, call_outputs):
     """
     in_shapes = [t.shape for t in call_inputs]
     out_shapes = [t.shape for t in call_outputs]
+    if not isinstance(layer, keras.layers.Layer):
+        return _operation_kind(layer, node, call_inputs, call_outputs)
     if isinstance(layer, keras.layers.BatchNormalization):
         if layer.axis not in (-1, len(in_shapes[0]) - 1):
             return "unsupported", f"normalizes axis {layer.axis}, not channels"
@@ -213,7 +263,7 @@ class ChannelGraph:
                 for x in node.outputs:
                     self.shapes[id(x)] = x.shape
                 kind, reason = layer_kind(
-                    op, node.arguments.keras_tensors, node.outputs
+                    op, node.arguments.keras_tensors, node.outputs, node
                 )
                 call = Call(op, node, inputs, outputs, kind)
                 call.reason = reason

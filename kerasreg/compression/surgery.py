@@ -346,6 +346,8 @@ def _rebuild(plan, threshold):
             continue
         done.add(id(call.layer))
         weights = _sliced_weights(call, keep, edits, bias_into_bn)
+        if not weights:
+            continue
         new = new_layers[id(call.layer)]
         for variable, value in zip(new.weights, weights):
             variable.assign(value)
@@ -367,6 +369,8 @@ def _bias_targets(graph, edits):
 
 def _new_layer(call, plan, edits, bias_into_bn, names):
     layer = call.layer
+    if not isinstance(layer, keras.layers.Layer):
+        return layer  # a stateless keras.ops operation: reuse it
     config = layer.get_config()
     name = config.get("name", layer.name)
     while name in names:
@@ -386,6 +390,8 @@ def _new_layer(call, plan, edits, bias_into_bn, names):
 
 def _sliced_weights(call, keep, edits, bias_into_bn):
     layer = call.layer
+    if not isinstance(layer, keras.layers.Layer):
+        return []
     values = [ops.convert_to_numpy(w) for w in layer.weights]
     if call.kind in ("pass", "merge", "concat", "flatten", "unsupported") or not values:
         return values

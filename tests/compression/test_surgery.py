@@ -157,7 +157,18 @@ def shared_layer_model():
     return keras.Model(inputs, _head(y2))
 
 
+def raw_ops_model():
+    # MobileNetV3's hard-swish written with keras.ops on KerasTensors.
+    inputs = keras.Input((8, 8, 3))
+    x = layers.BatchNormalization()(layers.Conv2D(8, 3, padding="same")(inputs))
+    gate = layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+    x = layers.Multiply()([x, gate])
+    x = _conv_bn(x, 8, "b")
+    return keras.Model(inputs, _head(x))
+
+
 CASES = {
+    "raw_ops_hard_swish": (raw_ops_model, (8, 8, 3)),
     "sequential": (sequential_model, (8, 8, 3)),
     "residual": (residual_model, (8, 8, 3)),
     "concat": (concat_model, (8, 8, 3)),
