@@ -15,6 +15,7 @@ _SUBMODULES = (
     "report",
     "training",
     "compression",
+    "distribute",
     # regularization toolkit (issue 6)
     "initializers",
     "regularizers",
@@ -52,6 +53,12 @@ _NAMES = {
     "slimming_report": "compression",
     "Distiller": "compression",
     "distill": "compression",
+    "MagnitudePruning": "compression",
+    "strip_pruning": "compression",
+    "prune_filters": "compression",
+    "to_tflite": "compression",
+    "TFLiteModel": "compression",
+    "compare_exports": "compression",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]

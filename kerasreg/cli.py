@@ -9,6 +9,7 @@ or model, unwritable output) print one line on stderr and exit with 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -62,6 +63,26 @@ def _add_train(subparsers):
         "model.keras, history.json, metrics.json and curves.png under --out.",
     )
     _common_data_args(parser)
+    parser.add_argument(
+        "--strategy",
+        choices=("mirrored", "ps"),
+        help="data-parallel training: mirrored (sync, local devices or "
+        "logical CPUs) or ps (async, a local parameter-server cluster)",
+    )
+    parser.add_argument(
+        "--replicas", type=int, help="mirrored replicas (default: 2 on a CPU)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="ps workers (default: 2)"
+    )
+    parser.add_argument(
+        "--ps", type=int, default=1, help="parameter servers (default: 1)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("float32", "mixed_float16", "mixed_bfloat16"),
+        help="keras.mixed_precision dtype policy (default: float32)",
+    )
     return parser
 
 
@@ -69,15 +90,32 @@ def _run_train(args):
     from kerasreg import training
 
     _check_model_name(args.model)
-    result = training.train(
-        args.model,
-        args.data,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        seed=args.seed,
-        out=args.out,
-    )
+    if args.strategy is None and args.replicas is not None:
+        raise _UsageError("--replicas needs --strategy mirrored")
+    with contextlib.ExitStack() as stack:
+        strategy = None
+        if args.strategy == "mirrored":
+            from kerasreg import distribute
+
+            strategy = distribute.strategy("mirrored", replicas=args.replicas)
+        elif args.strategy == "ps":
+            from kerasreg import distribute
+
+            cluster = stack.enter_context(
+                distribute.LocalCluster(args.workers, args.ps)
+            )
+            strategy = cluster.strategy()
+        result = training.train(
+            args.model,
+            args.data,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            seed=args.seed,
+            out=args.out,
+            strategy=strategy,
+            precision=args.precision,
+        )
     _print_metrics(result)
     print(f"Saved model.keras, history.json, metrics.json, curves.png to {args.out}")
 
@@ -168,7 +206,10 @@ def _add_tune(subparsers):
     parser.add_argument("--rounds", type=int, default=3, help="(default: 3)")
     parser.add_argument("--top-k", type=int, default=3, help="(default: 3)")
     parser.add_argument(
-        "--margin", type=float, default=0.1, help="range padding fraction (default: 0.1)"
+        "--margin",
+        type=float,
+        default=0.2,
+        help="range padding fraction (default: 0.2)",
     )
     parser.add_argument("--epochs", type=int, default=3, help="per trial (default: 3)")
     parser.add_argument(
@@ -337,6 +378,172 @@ def _run_sweep(args):
     print(f"Saved sweep.csv and sweep.png to {args.out}")
 
 
+# --- prune / export -----------------------------------------------------------
+
+
+def _add_prune(subparsers):
+    parser = subparsers.add_parser(
+        "prune",
+        help="magnitude-prune a trained model while fine-tuning it",
+        description="Fine-tune a trained model with MagnitudePruning "
+        "(PolynomialDecay from 0 to --sparsity over two thirds of the steps). "
+        "Writes pruned.keras, history.json and metrics.json under --out.",
+    )
+    parser.add_argument("--model", required=True, help="a trained .keras file")
+    parser.add_argument("--data", default="digits", help="(default: digits)")
+    parser.add_argument("--epochs", type=int, default=10, help="(default: 10)")
+    parser.add_argument("--batch-size", type=int, default=64, help="(default: 64)")
+    parser.add_argument(
+        "--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument(
+        "--sparsity", type=float, default=0.8, help="final sparsity (default: 0.8)"
+    )
+    parser.add_argument(
+        "--mode",
+        default="layer",
+        help="layer, global or N:M such as 2:4 (default: layer)",
+    )
+    return parser
+
+
+def _run_prune(args):
+    from kerasreg.compression import pruning
+
+    result = pruning.prune(
+        args.model,
+        args.data,
+        sparsity=args.sparsity,
+        epochs=args.epochs,
+        mode=args.mode,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        out=args.out,
+        verbose="auto",
+    )
+    _print_metrics({k: v for k, v in result.items() if k not in ("model", "history")})
+    print(f"Saved pruned.keras, history.json and metrics.json to {args.out}")
+
+
+def _add_export(subparsers):
+    parser = subparsers.add_parser(
+        "export",
+        help="export a .tflite file and compare every quantization scheme",
+        description="Write --out as a TFLite file quantized with --quantize, "
+        "then print size, gzip size, accuracy and batch-1 latency of float32, "
+        "float16, dynamic, int8 and int8-full TFLite and Keras int8.",
+    )
+    parser.add_argument("--model", required=True, help="a trained .keras file")
+    parser.add_argument("--data", default="digits", help="(default: digits)")
+    parser.add_argument(
+        "--quantize",
+        default="int8-full",
+        choices=["none", "float16", "dynamic", "int8", "int8-full"],
+        help="scheme of the written file (default: int8-full)",
+    )
+    parser.add_argument("--out", required=True, help="the .tflite file to write")
+    parser.add_argument(
+        "--no-compare", action="store_true", help="skip the comparison table"
+    )
+    return parser
+
+
+def _run_export(args):
+    from kerasreg.compression import export
+
+    quantization = None if args.quantize == "none" else args.quantize
+    result = export.export(
+        args.model, args.data, args.out, quantization, compare=not args.no_compare
+    )
+    evaluation = result["evaluation"]
+    print(
+        f"Saved {args.out} ({args.quantize}): {evaluation['size_bytes']} bytes, "
+        f"accuracy {evaluation['accuracy']:.4f}, "
+        f"{evaluation['latency_ms']:.4f} ms per batch-1 call"
+    )
+
+
+# --- compress -----------------------------------------------------------------
+
+
+def _add_compress(subparsers):
+    from kerasreg.compression.compress import CompressConfig
+
+    defaults = CompressConfig()
+    parser = subparsers.add_parser(
+        "compress",
+        help="the mobile compression pipeline: slim, shrink, fine-tune, distil, "
+        "prune, export TFLite, report",
+        description="Train with NetworkSlimming, shrink, fine-tune, optionally "
+        "distil and prune, export float32/float16/int8 TFLite and evaluate every "
+        "stage. Writes models, .tflite files, metrics.json and report.html under "
+        "--out. Rerunning with the same --out skips finished stages.",
+    )
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--config", help="TOML file whose keys match these flags")
+    parser.add_argument(
+        "--fast", action="store_true", default=None, help="a ~1 minute smoke run"
+    )
+    parser.add_argument(
+        "--restart", action="store_true", help="ignore finished stages in --out"
+    )
+    for field, kind in (
+        ("data", str),
+        ("model", str),
+        ("l1", float),
+        ("epochs", int),
+        ("freeze_from", int),
+        ("finetune_epochs", int),
+        ("distill_epochs", int),
+        ("student", str),
+        ("temperature", float),
+        ("lambda_soft", float),
+        ("lambda_hard", float),
+        ("prune_sparsity", float),
+        ("prune_epochs", int),
+        ("quantize", str),
+        ("learning_rate", float),
+        ("batch_size", int),
+        ("seed", int),
+    ):
+        default = getattr(defaults, field)
+        if field == "quantize":
+            default = ",".join(default)
+        parser.add_argument(
+            "--" + field.replace("_", "-"),
+            type=kind,
+            default=None,
+            help=f"(default: {default})",
+        )
+    return parser
+
+
+def _run_compress(args):
+    from kerasreg.compression import compress as compress_lib
+    from kerasreg.compression.compress_report import stage_table
+
+    settings = compress_lib.load_config(args.config) if args.config else {}
+    flags = {
+        k: v
+        for k, v in vars(args).items()
+        if v is not None and k not in ("command", "out", "config", "restart")
+    }
+    settings.update(flags)
+    config = compress_lib.CompressConfig(**settings)  # validated before training
+    result = compress_lib.compress(args.out, config, restart=args.restart)
+    print(stage_table(result["rows"]))
+    targets = result["targets"]
+    if targets:
+        print(
+            f"int8 file: {targets['size_reduction_x']:.1f}x smaller than the float32 "
+            f"baseline file, accuracy drop {targets['accuracy_drop_points']:.2f} points"
+        )
+    print(f"Saved models, .tflite files, metrics.json and report.html to {args.out}")
+
+
 # --- helpers ----------------------------------------------------------------
 
 
@@ -357,7 +564,10 @@ def _print_metrics(metrics):
 
 
 _COMMANDS = {
+    "prune": (_add_prune, _run_prune),
+    "export": (_add_export, _run_export),
     "tune": (_add_tune, _run_tune),
+    "compress": (_add_compress, _run_compress),
     "train": (_add_train, _run_train),
     "slim": (_add_slim, _run_slim),
     "sweep": (_add_sweep, _run_sweep),
@@ -393,11 +603,13 @@ def _import_tensorflow_quietly():
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
+        import tensorflow as tf
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    # Retracing notices when many models are evaluated in one run are noise.
+    tf.get_logger().setLevel("ERROR")
 
 
 def main(argv=None):

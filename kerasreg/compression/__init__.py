@@ -15,11 +15,25 @@ _NAMES = {
     "shrink": "surgery",
     "slimming_report": "slim_report",
     "slim": "slimming_workflow",
+    "compress": "compress",
+    "CompressConfig": "compress",
     "sweep": "slimming_workflow",
     # distillation.py (knowledge distillation, issue 4)
     "Distiller": "distillation",
     "distillation_loss": "distillation",
     "distill": "distillation",
+    # schedules.py / pruning.py / export.py (pruning and export, issue 5)
+    "PruningSchedule": "schedules",
+    "ConstantSparsity": "schedules",
+    "PolynomialDecay": "schedules",
+    "MagnitudePruning": "pruning",
+    "strip_pruning": "pruning",
+    "prune_filters": "pruning",
+    "kernel_sparsity": "pruning",
+    "prune": "pruning",
+    "to_tflite": "export",
+    "TFLiteModel": "export",
+    "compare_exports": "export",
 }
 _SUBMODULES = (
     "slimming",
@@ -29,6 +43,9 @@ _SUBMODULES = (
     "slimming_workflow",
     "distillation",
     "distillation_report",
+    "schedules",
+    "pruning",
+    "export",
 )
 
 __all__ = [*_SUBMODULES, *_NAMES]
