@@ -139,9 +139,7 @@ def _load_digits(seed):
     return _finish(x_train, y_train, x_test, y_test, [str(i) for i in range(10)])
 
 
-_CIFAR10_NAMES = (
-    "airplane automobile bird cat deer dog frog horse ship truck".split()
-)
+_CIFAR10_NAMES = "airplane automobile bird cat deer dog frog horse ship truck".split()
 
 
 def _load_keras_dataset(name):
@@ -209,8 +207,7 @@ def _finish(x_train, y_train, x_test, y_test, class_names):
     for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
         if len(x) != len(y):
             raise ValueError(
-                f"x_{split} and y_{split} have different lengths: "
-                f"{len(x)} and {len(y)}"
+                f"x_{split} and y_{split} have different lengths: {len(x)} and {len(y)}"
             )
     if x_train.shape[1:] != x_test.shape[1:]:
         raise ValueError(

@@ -206,9 +206,9 @@ def _basic_block(x, width, strides, name, momentum):
             kernel_initializer="he_normal",
             name=f"{name}_proj_conv",
         )(x)
-        shortcut = layers.BatchNormalization(
-            momentum=momentum, name=f"{name}_proj_bn"
-        )(shortcut)
+        shortcut = layers.BatchNormalization(momentum=momentum, name=f"{name}_proj_bn")(
+            shortcut
+        )
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.ReLU(name=f"{name}_out")(y)
 
