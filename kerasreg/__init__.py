@@ -14,6 +14,7 @@ _SUBMODULES = (
     "models",
     "report",
     "training",
+    "saving",
     "compression",
     "distribute",
     # regularization toolkit (issue 6)
@@ -31,6 +32,7 @@ _NAMES = {
     "load": "data",
     "validation_split": "data",
     "train": "training",
+    "load_model": "saving",
     # regularization toolkit (issue 6)
     "initializer_for": "initializers",
     "reinitialize": "initializers",
@@ -59,6 +61,7 @@ _NAMES = {
     "to_tflite": "compression",
     "TFLiteModel": "compression",
     "compare_exports": "compression",
+    "compress": "compression",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]
