@@ -68,6 +68,8 @@ def train(
     callbacks=None,
     out=None,
     verbose="auto",
+    strategy=None,
+    precision=None,
 ):
     """Train a model on a dataset, evaluate it, and optionally save artefacts.
 
@@ -84,6 +86,16 @@ def train(
         out: directory for `model.keras`, `history.json`, `metrics.json` and
             `curves.png`; nothing is written when `None`.
         verbose: passed to `fit`. Defaults to `"auto"` (a progress bar).
+        strategy: a `tf.distribute.Strategy` (see
+            `kerasreg.distribute.strategy`), or `"mirrored"`. The model is
+            built and compiled in its scope; with several replicas its
+            BatchNormalization layers are synchronized, so the run matches
+            one device. A `ParameterServerStrategy` trains with
+            `kerasreg.distribute.AsyncTrainer`. Defaults to `None` (plain
+            `fit`).
+        precision: `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`: the
+            `keras.mixed_precision` dtype policy the model is built with.
+            Defaults to `None` (the current global policy).
 
     Returns:
         A `TrainResult`: the metrics dict (`test_accuracy`, `params`,
@@ -101,6 +113,22 @@ def train(
         _check_writable(out)
     dataset = data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
     keras.utils.set_random_seed(seed)
+    if strategy is not None or precision is not None:
+        from kerasreg.distribute import _train
+
+        return _train.train_distributed(
+            model,
+            dataset,
+            strategy=strategy,
+            precision=precision,
+            finish=_finish,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            callbacks=callbacks,
+            out=out,
+            verbose=verbose,
+        )
     if isinstance(model, str):
         model = models_lib.build(model, dataset.input_shape, dataset.num_classes)
     if not model.compiled:
@@ -114,6 +142,11 @@ def train(
         callbacks=list(callbacks or []),
         verbose=verbose,
     )
+    return _finish(model, dataset, history.history, epochs, out)
+
+
+def _finish(model, dataset, history, epochs, out):
+    """Evaluate, measure and save a trained model; build the `TrainResult`."""
     result = TrainResult(
         test_accuracy=evaluate_accuracy(model, dataset.x_test, dataset.y_test),
         params=report.count_params(model),
@@ -122,7 +155,7 @@ def train(
         epochs=epochs,
     )
     result.model = model
-    result.history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    result.history = {k: [float(v) for v in vs] for k, vs in history.items()}
     if out is not None:
         _io.save_model(model, os.path.join(out, "model.keras"))
         _io.write_json(os.path.join(out, "history.json"), result.history)
