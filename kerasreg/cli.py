@@ -470,9 +470,9 @@ def _run_export(args):
 
 
 def _add_compress(subparsers):
-    from kerasreg.compression.compress import CompressConfig
+    from kerasreg.compression.compress_config import CompressConfig
 
-    defaults = CompressConfig()
+    defaults = CompressConfig.__new__(CompressConfig)  # defaults, unvalidated
     parser = subparsers.add_parser(
         "compress",
         help="the mobile compression pipeline: slim, shrink, fine-tune, distil, "
