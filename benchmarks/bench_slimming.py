@@ -225,21 +225,53 @@ def _interleaved_latency(a, b, batch, rounds=7):
     return float(np.median(ta)), float(np.median(tb))
 
 
+def _tflite_latency(model, batch, path):
+    from kerasreg.compression.export import TFLiteModel, to_tflite
+
+    to_tflite(model, path)
+    return TFLiteModel(path).measure_latency(batch_size=batch, repeats=100)
+
+
 def part_speed(d):
+    """Latency ratio vs FLOPs ratio: tf.function (graph) and TFLite float32.
+
+    Measured for the recipe's shrunk model and for the same slimmed model
+    shrunk with `round_to=8` (then fine-tuned the same epochs).
+    """
+    import tempfile
+
     full, small = recipe(d)
-    flops_ratio = report.count_flops(small) / report.count_flops(full)
-    for batch in (1, 64):
-        t_full, t_small = _interleaved_latency(full, small, batch)
-        emit(
-            part="speed",
-            batch=batch,
-            latency_full_ms=1e3 * t_full,
-            latency_small_ms=1e3 * t_small,
-            latency_ratio=t_small / t_full,
-            flops_ratio=flops_ratio,
-            latency_over_flops=(t_small / t_full) / flops_ratio,
-            target="latency_ratio <= 1.5 x flops_ratio at batch 64",
-        )
+    rounded = shrink(full, round_to=8)
+    training.compile_model(rounded, RECIPE["learning_rate"])
+    _fit(rounded, d, RECIPE["finetune_epochs"])
+    for variant, model in (("recipe", small), ("recipe_round_to_8", rounded)):
+        flops_ratio = report.count_flops(model) / report.count_flops(full)
+        for batch in (1, 64):
+            t_full, t_small = _interleaved_latency(full, model, batch)
+            with tempfile.TemporaryDirectory() as tmp:
+                l_full = _tflite_latency(full, batch, os.path.join(tmp, "full.tflite"))
+                l_small = _tflite_latency(
+                    model, batch, os.path.join(tmp, "small.tflite")
+                )
+            for runtime, a, b in (
+                ("tf.function", t_full, t_small),
+                ("tflite", l_full, l_small),
+            ):
+                emit(
+                    part="speed",
+                    variant=variant,
+                    runtime=runtime,
+                    batch=batch,
+                    accuracy=_acc(model, d),
+                    param_reduction=1
+                    - report.count_params(model) / report.count_params(full),
+                    latency_full_ms=1e3 * a,
+                    latency_small_ms=1e3 * b,
+                    latency_ratio=b / a,
+                    flops_ratio=flops_ratio,
+                    latency_over_flops=(b / a) / flops_ratio,
+                    target="latency_ratio <= 1.5 x flops_ratio at batch 64",
+                )
 
 
 def part_surgery():
@@ -267,32 +299,34 @@ def part_surgery():
     )
 
 
-def part_overhead(d, rounds=5, epochs=3):
-    """Median seconds per epoch, interleaving runs with and without slimming."""
+class _EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def part_overhead(d, rounds=3, epochs=6):
+    """Steady-state seconds per epoch (23 steps), with and without slimming.
+
+    Each fit's first epoch (tracing the train step) is excluded; runs with
+    and without the callback alternate so load changes hit both alike.
+    """
     times = {"plain": [], "slimming": []}
-
-    def run(with_slimming):
-        keras.utils.set_random_seed(0)
-        model = training.compile_model(models.resnet(d.input_shape, 10), 3e-3)
-        callbacks = (
-            [NetworkSlimming(1e-2, freeze_from_epoch=0)] if with_slimming else []
-        )
-        _fit(model, d, 1, callbacks)  # trace and warm up
-        start = time.perf_counter()
-        model.fit(
-            d.x_train,
-            d.y_train,
-            epochs=epochs + 1,
-            initial_epoch=1,
-            batch_size=64,
-            callbacks=callbacks,
-            verbose=0,
-        )
-        return (time.perf_counter() - start) / epochs
-
     for _ in range(rounds):
-        times["plain"].append(run(False))
-        times["slimming"].append(run(True))
+        for name in ("plain", "slimming"):
+            keras.utils.set_random_seed(0)
+            model = training.compile_model(models.resnet(d.input_shape, 10), 3e-3)
+            timer = _EpochTimer()
+            callbacks = [timer]
+            if name == "slimming":
+                callbacks.insert(0, NetworkSlimming(1e-2, freeze_from_epoch=0))
+            _fit(model, d, epochs, callbacks)
+            times[name].extend(timer.seconds[1:])
     plain, slim = np.median(times["plain"]), np.median(times["slimming"])
     emit(
         part="overhead",

@@ -258,15 +258,19 @@ class TFLiteModel:
             out = (out.astype("float32") - zero) * scale
         return out.astype("float32")
 
-    def measure_latency(self, x=None, repeats=200, warmup=20):
-        """Median seconds of one batch-1 call: set the input, invoke, read.
+    def measure_latency(self, x=None, repeats=200, warmup=20, batch_size=1):
+        """Median seconds of one call on `batch_size` inputs: set, invoke, read.
 
         The input is quantized once beforehand: on a device the int8 input
         comes from the sensor pipeline, not from a float conversion.
         """
-        x = np.zeros((1, *self._input["shape"][1:]), "float32") if x is None else x[:1]
+        shape = (batch_size, *self._input["shape"][1:])
+        if x is None:
+            x = np.zeros(shape, "float32")
+        else:
+            x = np.resize(np.asarray(x, "float32"), shape)
         x = self._quantize_input(np.asarray(x, "float32"))
-        self._resize(1)
+        self._resize(batch_size)
         times = []
         for i in range(warmup + repeats):
             start = time.perf_counter()
