@@ -20,7 +20,10 @@ class CompressConfig:
         epochs: baseline epochs.
         freeze_from: first epoch of sign-flip freezing.
         finetune_epochs: epochs after `shrink`; `0` skips the stage.
-        distill_epochs: epochs of distillation; `0` skips the stage.
+        distill_epochs: epochs of distillation; `0` (the default) skips the
+            stage. The teacher is the slimming-trained baseline, which the
+            penalty leaves weaker than the fine-tuned shrunk model on small
+            data; distil when the teacher is strong.
         student: `"shrunk"` (distil into the fine-tuned shrunk model) or a
             reference model name (a fresh smaller student).
         temperature, lambda_soft, lambda_hard: distillation settings.
@@ -37,7 +40,7 @@ class CompressConfig:
     epochs: int = 30
     freeze_from: int = 10
     finetune_epochs: int = 15
-    distill_epochs: int = 10
+    distill_epochs: int = 0
     student: str = "shrunk"
     temperature: float = 4.0
     lambda_soft: float = 0.9

@@ -22,7 +22,7 @@ SMALL = {
 
 def test_fast_pipeline_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
-    code = cli.main(["compress", "--fast", "--out", str(out)])
+    code = cli.main(["compress", "--fast", "--distill-epochs", "1", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "tflite int8" in printed and "test acc" in printed

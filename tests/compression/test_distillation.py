@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasreg import models, training
+from kerasreg import distribute, models, training
 from kerasreg.compression.distillation import Distiller, distill, distillation_loss
 
 
@@ -261,7 +261,7 @@ def test_callbacks_early_stopping_and_checkpoint(tmp_path):
 
 def test_mirrored_strategy_matches_single_device():
     x, y = _toy(64)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = distribute.strategy("mirrored", replicas=2)  # own collective keys
     single = Distiller(_mlp(), _mlp())
     with strategy.scope():
         student, teacher = _mlp(), _mlp()

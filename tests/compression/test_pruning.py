@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasreg import models, report, training
+from kerasreg import distribute, models, report, training
 from kerasreg.compression.pruning import (
     MagnitudePruning,
     kernel_sparsity,
@@ -258,7 +258,7 @@ def test_digits_cnn_pruned_to_80_percent_stays_accurate(digits):
 
 
 def test_mirrored_strategy_two_replicas():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = distribute.strategy("mirrored", replicas=2)  # own collective keys
     with strategy.scope():
         model = _mlp()
         training.compile_model(model, 1e-2)

@@ -5,9 +5,8 @@ import os
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from kerasreg import models, training
+from kerasreg import distribute, models, training
 from kerasreg.compression.slimming import (
     NetworkSlimming,
     SignFlipFreeze,
@@ -172,7 +171,7 @@ def test_frozen_set_survives_keras_save_and_reload(digits, tmp_path):
 
 
 def test_mirrored_strategy(digits):
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = distribute.strategy("mirrored", replicas=2)  # own collective keys
     with strategy.scope():
         model = _tiny()
         for bn in batchnorm_layers(model):

@@ -326,10 +326,14 @@ def test_round_to_keeps_multiples_and_stays_exact(round_to):
     _kill(model, 0.7, seed=3)
     small = shrink(model, round_to=round_to)
     for layer in small.layers:
-        if isinstance(layer, layers.Conv2D) and layer.name in [la.name for la in model.layers]:
+        if isinstance(layer, layers.Conv2D) and layer.name in [
+            la.name for la in model.layers
+        ]:
             original = model.get_layer(layer.name).filters
             assert layer.filters % round_to == 0 or layer.filters == original
     _assert_same_function(model, small, (8, 8, 1))
     assert report.count_params(shrink(model)) <= report.count_params(small)
-    with pytest.raises(ValueError, match=r"round_to to be an int >= 1. Received: round_to=0"):
+    with pytest.raises(
+        ValueError, match=r"round_to to be an int >= 1. Received: round_to=0"
+    ):
         shrink(model, round_to=0)
