@@ -34,6 +34,7 @@ class KillWorker(keras.callbacks.Callback):
 
 
 def main(scenario):
+    assert scenario in ("plain", "kill"), f"unknown scenario {scenario!r}"
     ds = data.load("digits")
     keras.utils.set_random_seed(0)
     out = {}
