@@ -53,9 +53,9 @@ from kerasreg import models, report, training  # noqa: E402
 from kerasreg.compression.pruning import (  # noqa: E402
     MagnitudePruning,
     kernel_sparsity,
-    prune_filters,
     strip_pruning,
 )
+from kerasreg.compression.pruning_workflow import prune_filters  # noqa: E402
 from kerasreg.compression.schedules import PolynomialDecay  # noqa: E402
 
 

@@ -410,9 +410,9 @@ def _add_prune(subparsers):
 
 
 def _run_prune(args):
-    from kerasreg.compression import pruning
+    from kerasreg.compression import pruning_workflow
 
-    result = pruning.prune(
+    result = pruning_workflow.prune(
         args.model,
         args.data,
         sparsity=args.sparsity,

@@ -28,9 +28,9 @@ _NAMES = {
     "PolynomialDecay": "schedules",
     "MagnitudePruning": "pruning",
     "strip_pruning": "pruning",
-    "prune_filters": "pruning",
+    "prune_filters": "pruning_workflow",
     "kernel_sparsity": "pruning",
-    "prune": "pruning",
+    "prune": "pruning_workflow",
     "to_tflite": "export",
     "TFLiteModel": "export",
     "compare_exports": "export",
@@ -45,6 +45,7 @@ _SUBMODULES = (
     "distillation_report",
     "schedules",
     "pruning",
+    "pruning_workflow",
     "export",
 )
 

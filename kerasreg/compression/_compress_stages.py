@@ -142,7 +142,7 @@ class StageRunner:
         _io.save_model(distiller.student, self.path("distilled.keras"))
 
     def _prune(self):
-        from kerasreg.compression.pruning import prune
+        from kerasreg.compression.pruning_workflow import prune
 
         c = self.config
         result = prune(

@@ -12,10 +12,10 @@ from kerasreg import distribute, models, report, training
 from kerasreg.compression.pruning import (
     MagnitudePruning,
     kernel_sparsity,
-    prune_filters,
     select_layers,
     strip_pruning,
 )
+from kerasreg.compression.pruning_workflow import prune_filters
 from kerasreg.compression.schedules import ConstantSparsity, PolynomialDecay
 
 
