@@ -302,6 +302,7 @@ def _add_compress(subparsers):
         ("l1", float),
         ("epochs", int),
         ("freeze_from", int),
+        ("mark_ratio", float),
         ("finetune_epochs", int),
         ("distill_epochs", int),
         ("student", str),

@@ -77,8 +77,10 @@ class StageRunner:
         keras.utils.set_random_seed(c.seed)
         model = _fresh(c.model, self.dataset, c.learning_rate)
         callbacks = []
-        if c.l1 > 0:
-            slimming = NetworkSlimming(c.l1, freeze_from_epoch=c.freeze_from)
+        if c.l1 > 0 or c.mark_ratio > 0:
+            slimming = NetworkSlimming(
+                c.l1, freeze_from_epoch=c.freeze_from if c.l1 > 0 else None
+            )
             callbacks.append(slimming)
         history = self._fit(model, c.epochs, callbacks)
         if callbacks:
@@ -97,6 +99,10 @@ class StageRunner:
         from kerasreg.compression.surgery import shrink
 
         model = _load(self.path("baseline.keras"))
+        if self.config.mark_ratio > 0:
+            from kerasreg.compression.slimming import mark_channels
+
+            mark_channels(model, prune_ratio=self.config.mark_ratio, coupled=True)
         small = shrink(model)
         _io.save_model(small, self.path("shrunk.keras"))
         return {

@@ -19,6 +19,10 @@ class CompressConfig:
         l1: λ of `NetworkSlimming`; `0` trains a plain baseline.
         epochs: baseline epochs.
         freeze_from: first epoch of sign-flip freezing.
+        mark_ratio: after slimming, also mark this global fraction of the
+            channels with the smallest coupled |γ| (Liu et al.'s route,
+            `NetworkSlimming(prune_ratio=..., prune_coupled=True)`); `0`
+            is off. `fast` uses 0.5 so that the smoke run really shrinks.
         finetune_epochs: epochs after `shrink`; `0` skips the stage.
         distill_epochs: epochs of distillation; `0` (the default) skips the
             stage. The teacher is the slimming-trained baseline, which the
@@ -39,6 +43,7 @@ class CompressConfig:
     l1: float = 0.1
     epochs: int = 30
     freeze_from: int = 10
+    mark_ratio: float = 0.0
     finetune_epochs: int = 15
     distill_epochs: int = 0
     student: str = "shrunk"
@@ -60,6 +65,7 @@ class CompressConfig:
             )
         self.quantize = tuple(self.quantize)
         if self.fast:
+            self.mark_ratio = self.mark_ratio or 0.5
             self.epochs = min(self.epochs, 4)
             self.freeze_from = min(self.freeze_from, 1)
             self.finetune_epochs = min(self.finetune_epochs, 2)
@@ -86,6 +92,10 @@ class CompressConfig:
         if self.l1 > 0 and not 0 <= self.freeze_from < self.epochs:
             raise ValueError(
                 f"freeze_from={self.freeze_from} must lie in [0, epochs={self.epochs})."
+            )
+        if not 0.0 <= self.mark_ratio < 1.0:
+            raise ValueError(
+                f"Expected 0 <= mark_ratio < 1. Received: mark_ratio={self.mark_ratio}"
             )
         if not 0.0 <= self.prune_sparsity < 1.0:
             raise ValueError(
