@@ -80,7 +80,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=15)
+    parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--top-k", type=int, default=2)
     parser.add_argument("--margin", type=float, default=0.2)
