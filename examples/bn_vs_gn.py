@@ -20,6 +20,7 @@ accuracy per epoch).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 
@@ -30,17 +31,17 @@ from kerasreg import layers as kr_layers
 from kerasreg import models, training
 
 
-def build(norm, groups=8, seed=0):
-    """The reference resnet with BN, or converted to GN (same initial weights)."""
+def build(norm, groups=8, seed=0, model="resnet"):
+    """A reference model with BN, or converted to GN (same initial weights)."""
     keras.utils.set_random_seed(seed)
-    model = models.build("resnet", (8, 8, 1), 10)
+    model = models.build(model, (8, 8, 1), 10)
     if norm == "group":
         model = kr_layers.convert_normalization(model, to="group", groups=groups)
     return model
 
 
-def train(norm, batch_size, epochs, data, seed=0):
-    model = build(norm, seed=seed)
+def train(norm, batch_size, epochs, data, seed=0, model="resnet"):
+    model = build(norm, seed=seed, model=model)
     training.compile_model(model, learning_rate=1e-3)
     keras.utils.set_random_seed(seed)
     history = model.fit(
@@ -57,7 +58,15 @@ def train(norm, batch_size, epochs, data, seed=0):
     }
 
 
-def run(epochs=3, small_batch=4, large_batch=64, seeds=(0, 1, 2), out=None):
+def run(
+    epochs=3,
+    small_batch=4,
+    large_batch=64,
+    seeds=(0, 1, 2),
+    out=None,
+    model="resnet",
+    split="test",
+):
     """Test accuracy of BN and GN at a small and a large batch size.
 
     Args:
@@ -68,17 +77,33 @@ def run(epochs=3, small_batch=4, large_batch=64, seeds=(0, 1, 2), out=None):
             averaged. Defaults to `(0, 1, 2)`.
         out: directory for `bn_vs_gn.png` (seed 0's curves); nothing is
             written if `None`.
+        model: the `kerasreg.models` name: `"resnet"`, `"cnn"` or `"vgg"`.
+            Defaults to `"resnet"`.
+        split: `"test"` evaluates on the digits test split; `"validation"`
+            holds out a shuffled 25% of the training split
+            (`kerasreg.data.validation_split(rate=0.25, seed=0)`), trains
+            on the rest and evaluates on it. Defaults to `"test"`.
 
     Returns:
         `{"batch_4": {"batch": acc, "group": acc, "batch_runs": [...],
         "group_runs": [...]}, "batch_64": {...}, "settings": {...}}`.
     """
     data = kerasreg.data.load("digits")
+    if split == "validation":
+        (x, y), (x_val, y_val) = kerasreg.data.validation_split(
+            data.x_train, data.y_train, rate=0.25, seed=0
+        )
+        data = dataclasses.replace(
+            data, x_train=x, y_train=y, x_test=x_val, y_test=y_val
+        )
+    elif split != "test":
+        raise ValueError(f"Expected split 'test' or 'validation'. Received: {split!r}")
     runs = {}
     for batch_size in (small_batch, large_batch):
         for norm in ("batch", "group"):
             runs[(batch_size, norm)] = [
-                train(norm, batch_size, epochs, data, seed=seed) for seed in seeds
+                train(norm, batch_size, epochs, data, seed=seed, model=model)
+                for seed in seeds
             ]
     if out is not None:
         os.makedirs(out, exist_ok=True)
@@ -94,7 +119,8 @@ def run(epochs=3, small_batch=4, large_batch=64, seeds=(0, 1, 2), out=None):
             entry[f"{norm}_runs"] = [round(a, 4) for a in accuracies]
         results[f"batch_{batch_size}"] = entry
     results["settings"] = {
-        "model": "kerasreg.models.resnet (widths 16/32/64), GN groups=8",
+        "model": f"kerasreg.models.{model}, GN groups=8",
+        "split": split,
         "optimizer": "Adam 1e-3",
         "epochs": epochs,
         "seeds": list(seeds),
@@ -132,8 +158,16 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/bn_vs_gn")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--model", default="resnet", choices=("resnet", "cnn", "vgg"))
+    parser.add_argument("--split", default="test", choices=("test", "validation"))
     args = parser.parse_args(argv)
-    results = run(args.epochs, seeds=tuple(range(args.seeds)), out=args.out)
+    results = run(
+        args.epochs,
+        seeds=tuple(range(args.seeds)),
+        out=args.out,
+        model=args.model,
+        split=args.split,
+    )
     print(json.dumps(results, indent=2))
 
 
