@@ -208,6 +208,7 @@ def _plot(result, variants, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for variant in variants:
@@ -216,8 +217,10 @@ def _plot(result, variants, path):
         ax.plot(np.arange(1, len(curve) + 1), curve, label=label)
     ax.axhline(result["teacher"]["accuracy"], color="gray", ls="--", label="teacher")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("validation accuracy")
-    ax.set_title(f"student, mean of {result['seeds']} seeds")
+    seeds = result["seeds"]
+    ax.set_title(f"student, mean of {seeds} seeds" if seeds > 1 else "student, seed 0")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -138,6 +138,7 @@ def plot_gamma_history(gamma_history, path):
     dead = [sum(int(np.sum(v == 0)) for v in h.values()) for h in gamma_history]
     right.plot(np.arange(1, epochs + 1), dead, marker="o")
     right.set_xlabel("epoch")
+    right.xaxis.get_major_locator().set_params(integer=True)
     right.set_ylabel("dead channels (γ = 0)")
     right.set_title("frozen channels")
     right.grid(alpha=0.3)
