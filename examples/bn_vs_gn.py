@@ -40,9 +40,9 @@ def build(norm, groups=8, seed=0, model="resnet"):
     return model
 
 
-def train(norm, batch_size, epochs, data, seed=0, model="resnet"):
+def train(norm, batch_size, epochs, data, seed=0, model="resnet", learning_rate=3e-4):
     model = build(norm, seed=seed, model=model)
-    training.compile_model(model, learning_rate=1e-3)
+    training.compile_model(model, learning_rate=learning_rate)
     keras.utils.set_random_seed(seed)
     history = model.fit(
         data.x_train,
@@ -59,18 +59,19 @@ def train(norm, batch_size, epochs, data, seed=0, model="resnet"):
 
 
 def run(
-    epochs=3,
+    epochs=5,
     small_batch=4,
     large_batch=64,
     seeds=(0, 1, 2),
     out=None,
     model="resnet",
     split="test",
+    learning_rate=3e-4,
 ):
     """Test accuracy of BN and GN at a small and a large batch size.
 
     Args:
-        epochs: epochs per run. Defaults to `3`.
+        epochs: epochs per run. Defaults to `5`.
         small_batch: the small batch size. Defaults to `4`.
         large_batch: the reference batch size. Defaults to `64`.
         seeds: one run per seed (weights and batches); accuracies are
@@ -83,6 +84,9 @@ def run(
             holds out a shuffled 25% of the training split
             (`kerasreg.data.validation_split(rate=0.25, seed=0)`), trains
             on the rest and evaluates on it. Defaults to `"test"`.
+        learning_rate: Adam learning rate of every run. Defaults to `3e-4`,
+            the best of {1e-4, 3e-4, 1e-3} for both BN and GN on the
+            validation split at batch 4 (docs/benchmarks.md).
 
     Returns:
         `{"batch_4": {"batch": acc, "group": acc, "batch_runs": [...],
@@ -102,7 +106,7 @@ def run(
     for batch_size in (small_batch, large_batch):
         for norm in ("batch", "group"):
             runs[(batch_size, norm)] = [
-                train(norm, batch_size, epochs, data, seed=seed, model=model)
+                train(norm, batch_size, epochs, data, seed, model, learning_rate)
                 for seed in seeds
             ]
     if out is not None:
@@ -121,7 +125,7 @@ def run(
     results["settings"] = {
         "model": f"kerasreg.models.{model}, GN groups=8",
         "split": split,
-        "optimizer": "Adam 1e-3",
+        "optimizer": f"Adam {learning_rate:g}",
         "epochs": epochs,
         "seeds": list(seeds),
     }
@@ -156,7 +160,8 @@ def _plot(runs, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/bn_vs_gn")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--model", default="resnet", choices=("resnet", "cnn", "vgg"))
     parser.add_argument("--split", default="test", choices=("test", "validation"))
@@ -167,6 +172,7 @@ def main(argv=None):
         out=args.out,
         model=args.model,
         split=args.split,
+        learning_rate=args.lr,
     )
     print(json.dumps(results, indent=2))
 
