@@ -149,6 +149,7 @@ def _plot(runs, path):
             label=f"{norm} norm, batch {batch_size}",
         )
     ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("test accuracy (inference mode)")
     ax.set_title("BN vs GN on digits (seed 0)")
     ax.legend()
