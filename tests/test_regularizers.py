@@ -94,7 +94,7 @@ def test_regularize_activity_adds_l1_of_representations():
     sparse = regularizers.regularize_activity(model, l1=1e-2)
     chosen = [layer.name for layer in sparse.layers if layer.activity_regularizer]
     assert chosen == ["block1_relu", "block2_relu", "fc_relu"]
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in chosen])
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in chosen])
     expected = sum(1e-2 * np.abs(h).sum() / len(x) for h in probe(x, training=False))
     sparse(x, training=False)
     np.testing.assert_allclose(float(keras.ops.sum(sparse.losses)), expected, rtol=1e-4)
