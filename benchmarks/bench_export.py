@@ -1,6 +1,7 @@
 """Benchmark of kerasreg's quantized TFLite export (issue 5).
 
-Trains kerasreg's `cnn` on the data, exports it as float32, float16,
+Trains a model on the data (kerasreg's `cnn` by default; `--model mlp` is
+a Dense-only 512-512 network), exports it as float32, float16,
 dynamic-range, int8 and int8-full TFLite files (plus Keras's in-framework
 `model.quantize("int8")`), and evaluates every file with `TFLiteModel`:
 size, gzip size, test accuracy, median batch-1 latency (one interpreter
@@ -11,6 +12,7 @@ float32 TFLite in this run.
 
     python benchmarks/bench_export.py [--data digits] [--epochs 10]
     python benchmarks/bench_export.py --data ../shared/data/mnist/mnist.npz --epochs 3
+    python benchmarks/bench_export.py --data ../shared/data/mnist/mnist.npz --epochs 3 --model mlp
 
 Targets (issue 5), int8-full against float32 TFLite:
   * size <= 0.30 x;
@@ -47,9 +49,21 @@ def _cpu_name():
     return platform.processor()
 
 
+def mlp(input_shape, num_classes):
+    """Flatten, Dense(512)-ReLU twice, Dense logits: a weight-bound network."""
+    inputs = keras.Input(input_shape, name="image")
+    x = keras.layers.Flatten()(inputs)
+    for i in range(2):
+        x = keras.layers.Dense(512, activation="relu", name=f"fc{i + 1}")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits")(x))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="digits")
+    parser.add_argument(
+        "--model", default="cnn", help="a kerasreg.models name, or mlp (default: cnn)"
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -60,7 +74,10 @@ def main(argv=None):
     dataset = data_lib.load(args.data)
 
     keras.utils.set_random_seed(args.seed)
-    model = models.build("cnn", dataset.input_shape, dataset.num_classes)
+    if args.model == "mlp":
+        model = mlp(dataset.input_shape, dataset.num_classes)
+    else:
+        model = models.build(args.model, dataset.input_shape, dataset.num_classes)
     training.compile_model(model, args.lr)
     model.fit(
         dataset.x_train,
@@ -111,7 +128,8 @@ def main(argv=None):
         json.dumps(
             {
                 "data": args.data,
-                "model": "cnn",
+                "model": args.model,
+                "params": model.count_params(),
                 "epochs": args.epochs,
                 "test_examples": len(dataset.x_test),
                 "cpu": _cpu_name(),
