@@ -45,9 +45,7 @@ STUDENTS = {
         shape, n, filters=(4, 8), dense_units=0, name="cnn_micro"
     ),
     # 1,394 parameters: Conv(8)-BN-ReLU-pool, Dense(10).
-    "cnn-8": lambda shape, n: models.cnn(
-        shape, n, filters=(8,), dense_units=0, name="cnn_8"
-    ),
+    "cnn-nano": lambda shape, n: models.build("cnn-nano", shape, n),
     "cnn-tiny": lambda shape, n: models.build("cnn-tiny", shape, n),
 }
 
@@ -114,7 +112,7 @@ def step_times(teacher, build_student, dataset, args, repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--student", default="cnn-8", choices=sorted(STUDENTS))
+    parser.add_argument("--student", default="cnn-nano", choices=sorted(STUDENTS))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--teacher-epochs", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=3)

@@ -250,6 +250,12 @@ MODELS = {
         num_classes,
         **{"filters": (8, 16), "dense_units": 0, "name": "cnn_tiny", **kw},
     ),
+    # 1,394 params on digits: the distillation benchmark's student.
+    "cnn-nano": lambda input_shape, num_classes, **kw: cnn(
+        input_shape,
+        num_classes,
+        **{"filters": (8,), "dense_units": 0, "name": "cnn_nano", **kw},
+    ),
     "vgg": vgg,
     "resnet": resnet,
     "resnet50": resnet50,
@@ -260,8 +266,8 @@ def build(name, input_shape, num_classes, **kwargs):
     """Build a reference model by name.
 
     Args:
-        name: one of `MODELS`: `"cnn"`, `"cnn-tiny"`, `"vgg"`, `"resnet"`,
-            `"resnet50"`.
+        name: one of `MODELS`: `"cnn"`, `"cnn-tiny"`, `"cnn-nano"`, `"vgg"`,
+            `"resnet"`, `"resnet50"`.
         input_shape: `(H, W, C)`.
         num_classes: number of output logits.
         **kwargs: passed to the builder.

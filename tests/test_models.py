@@ -12,6 +12,7 @@ from kerasreg import models, training
     [
         ("cnn", {}, 0.9),
         ("cnn-tiny", {}, 0.8),
+        ("cnn-nano", {}, 0.8),
         ("vgg", {"widths": (16, 32)}, 0.9),
         ("resnet", {}, 0.9),
     ],
@@ -28,6 +29,12 @@ def test_model_learns_digits_in_inference_mode(digits, name, kwargs, min_accurac
         isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers
     )
     assert model.output_shape == (None, 10)
+
+
+def test_small_students_param_counts():
+    # Conv(8, 16)-BN-ReLU-pool and Conv(8)-BN-ReLU-pool, then Dense(10).
+    assert models.build("cnn-tiny", (8, 8, 1), 10).count_params() == 1970
+    assert models.build("cnn-nano", (8, 8, 1), 10).count_params() == 1394
 
 
 def test_models_output_logits():
