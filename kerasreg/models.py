@@ -243,19 +243,21 @@ def resnet50(input_shape=(32, 32, 3), num_classes=10, *, name="resnet50"):
     return keras.Model(base.inputs, base.outputs, name=name)
 
 
+def _small_cnn(filters, name):
+    """A `cnn` builder without the hidden Dense layer: a distillation student."""
+
+    def build(input_shape, num_classes, **kwargs):
+        kwargs = {"filters": filters, "dense_units": 0, "name": name, **kwargs}
+        return cnn(input_shape, num_classes, **kwargs)
+
+    return build
+
+
 MODELS = {
     "cnn": cnn,
-    "cnn-tiny": lambda input_shape, num_classes, **kw: cnn(
-        input_shape,
-        num_classes,
-        **{"filters": (8, 16), "dense_units": 0, "name": "cnn_tiny", **kw},
-    ),
+    "cnn-tiny": _small_cnn((8, 16), "cnn_tiny"),
     # 1,394 params on digits: the distillation benchmark's student.
-    "cnn-nano": lambda input_shape, num_classes, **kw: cnn(
-        input_shape,
-        num_classes,
-        **{"filters": (8,), "dense_units": 0, "name": "cnn_nano", **kw},
-    ),
+    "cnn-nano": _small_cnn((8,), "cnn_nano"),
     "vgg": vgg,
     "resnet": resnet,
     "resnet50": resnet50,

@@ -210,7 +210,6 @@ def plot_curves(history, path=None, title=None):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     logs = getattr(history, "history", history)
     metrics = [k for k in logs if not k.startswith("val_")]
@@ -224,7 +223,7 @@ def plot_curves(history, path=None, title=None):
         if f"val_{key}" in logs:
             ax.plot(epochs, logs[f"val_{key}"], label="validation")
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -149,7 +149,8 @@ def print_report(result):
             )
     report.print_table(rows)
     print(
-        f"{result['seeds']} seeds, {result['epochs']} epochs, "
+        f"{result['seeds']} seed{'s' if result['seeds'] != 1 else ''}, "
+        f"{result['epochs']} epochs, "
         f"T={result['temperature']}, λ1={result['lambda_soft']}, "
         f"λ2={result['lambda_hard']}"
     )
@@ -208,7 +209,6 @@ def _plot(result, variants, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for variant in variants:
@@ -217,7 +217,7 @@ def _plot(result, variants, path):
         ax.plot(np.arange(1, len(curve) + 1), curve, label=label)
     ax.axhline(result["teacher"]["accuracy"], color="gray", ls="--", label="teacher")
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("validation accuracy")
     seeds = result["seeds"]
     ax.set_title(f"student, mean of {seeds} seeds" if seeds > 1 else "student, seed 0")
