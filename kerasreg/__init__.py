@@ -1,31 +1,31 @@
 """kerasreg: regularization and compression for Keras 3 on TensorFlow.
 
-Submodules and their main names are imported on first use, so that
-`import kerasreg` and `kerasreg --help` stay fast and TensorFlow is loaded
-only when a model is touched.
+Submodules and their main names are imported on first use (see
+`kerasreg/_lazy.py`), so that `import kerasreg` and `kerasreg --help` stay
+fast and TensorFlow is loaded only when a model is touched.
 """
 
-import importlib
+from kerasreg import _lazy
 
 __version__ = "0.1.0"
 
 _SUBMODULES = (
     "data",
     "models",
+    "metrics",
     "report",
     "training",
     "saving",
-    "compression",
-    "distribute",
-    # regularization toolkit (issue 6)
+    "testing",
     "initializers",
     "regularizers",
     "layers",
+    "normalization",
     "losses",
     "callbacks",
-    "testing",
-    # hyperparameter search (issue 7)
+    "compression",
     "tuning",
+    "distribute",
 )
 # public name -> module that defines it
 _NAMES = {
@@ -33,7 +33,6 @@ _NAMES = {
     "validation_split": "data",
     "train": "training",
     "load_model": "saving",
-    # regularization toolkit (issue 6)
     "initializer_for": "initializers",
     "reinitialize": "initializers",
     "activation_stats": "initializers",
@@ -43,13 +42,12 @@ _NAMES = {
     "DropConnectDense": "layers",
     "DropConnectConv2D": "layers",
     "WeightNoise": "layers",
-    "norm_layer": "layers",
-    "convert_normalization": "layers",
+    "norm_layer": "normalization",
+    "convert_normalization": "normalization",
     "EarlyStopping": "callbacks",
-    # hyperparameter search (issue 7)
     "tune": "tuning",
     "CoarseToFine": "tuning",
-    # compression (re-exported at the top level)
+    # compression, re-exported at the top level
     "NetworkSlimming": "compression",
     "shrink": "compression",
     "slimming_report": "compression",
@@ -64,17 +62,5 @@ _NAMES = {
     "compress": "compression",
 }
 
-__all__ = ["__version__", *_SUBMODULES, *_NAMES]
-
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"kerasreg.{name}")
-    if name in _NAMES:
-        module = importlib.import_module(f"kerasreg.{_NAMES[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'kerasreg' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__, _public = _lazy.attach(__name__, _NAMES, _SUBMODULES)
+__all__ = ["__version__", *_public]

@@ -1,8 +1,13 @@
-"""Atomic file writing: a target path appears only once its content is whole."""
+"""File writing: a target path appears only once its content is whole.
+
+One place for JSON, CSV, `.keras` models and figures, all atomic.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import tempfile
@@ -60,3 +65,59 @@ def save_model(model, path):
     """Save a `keras.Model` to a `.keras` file, atomically."""
     with atomic_path(path) as tmp:
         model.save(tmp)
+
+
+def write_csv(path, rows, columns=None):
+    """Write a list of dicts as CSV (fields quoted where needed), atomically.
+
+    Args:
+        path: the `.csv` file.
+        rows: dicts; missing keys are written as empty fields.
+        columns: column order. Defaults to the keys of the first row, then
+            any new keys of later rows in the order met.
+    """
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(_jsonable(dict(row)))
+
+
+def pyplot():
+    """`matplotlib.pyplot` on the non-interactive Agg backend (no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path, dpi=110):
+    """Save a matplotlib figure as PNG, atomically, then close it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    pyplot().close(fig)
+
+
+def figure_png(fig, dpi=100):
+    """The PNG bytes of a matplotlib figure (for embedding); closes it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def check_writable(out):
+    """Create the directory `out` if needed; raise `OSError` if it is not writable."""
+    out = os.fspath(out)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as error:
+        raise OSError(
+            f"Cannot create the output directory out={out!r}: {error.strerror}"
+        ) from None
+    if not os.access(out, os.W_OK):
+        raise OSError(f"The output directory is not writable: out={out!r}")

@@ -4,9 +4,9 @@ Keras's `EarlyStopping` checks once per epoch and stops after `patience`
 *consecutive* checks without improvement. The seeds describe two more
 knobs:
 
-- seed 004 (早期終了のアルゴリズム, 周期): the check period is a number of
+- the regularization notes (早期終了のアルゴリズム, 周期): the check period is a number of
   parameter updates, not an epoch — `check_every_n_steps`;
-- seed 000 (一般的な手順): count every check at which the error did not
+- the deep-learning notes (一般的な手順): count every check at which the error did not
   fall below the previous check's, and stop once the *total* count reaches
   the limit — `count="cumulative"`.
 """
@@ -37,7 +37,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
 
     `count="cumulative"` counts every check whose value fails to improve
     (by `min_delta`) on the *previous* check, without resetting, and stops
-    when the count reaches `patience` (seed 000). `count="consecutive"`
+    when the count reaches `patience` (the deep-learning notes). `count="consecutive"`
     is Keras's rule: non-improvements on the best value so far, reset by
     every improvement. In both modes `best`, `best_weights` and
     `restore_best_weights` refer to the best value seen.
@@ -177,7 +177,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
                 print(f"\nStep {self._step}: early stopping")
 
     def _update(self, current, epoch, first):
-        """One check: Keras's rule, or seed 000's cumulative count."""
+        """One check: Keras's rule, or the deep-learning notes' cumulative count."""
         if self.monitor_op is None:
             self._set_monitor_op()
         if self.restore_best_weights and self.best_weights is None:

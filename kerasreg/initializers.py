@@ -1,12 +1,12 @@
 """Weight initialization by activation, re-initialization and diagnostics.
 
-Seeds 000 and 001: He initialization (std `sqrt(2 / n_in)`) for ReLU,
+The notes: He initialization (std `sqrt(2 / n_in)`) for ReLU,
 Xavier/Glorot for sigmoid and tanh, and the naive "std 0.01" Gaussian whose
 activations collapse towards zero in deep ReLU nets. The initializers
 themselves are Keras built-ins (`HeNormal`, `GlorotNormal`,
 `RandomNormal`); this module picks one from an activation, re-draws the
 kernels of a built model, and measures and plots the activation
-distribution of every layer (seed 001's comparison).
+distribution of every layer (the search notes' comparison).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasreg.layers import _walk
+from kerasreg import _io
+from kerasreg._layer_tree import walk_layers
 
 __all__ = [
     "SCHEMES",
@@ -41,7 +42,7 @@ _KERNELS = ("kernel", "depthwise_kernel", "pointwise_kernel")
 
 
 def initializer_for(activation="relu", scheme="auto", seed=None):
-    """The initializer seed 001 recommends for an activation.
+    """The initializer the initialization notes recommend for an activation.
 
     Args:
         activation: activation name (`"relu"`, `"tanh"`, ...), a Keras
@@ -177,7 +178,7 @@ def reinitialize(model, scheme="auto", seed=0):
     True
     """
     initializer_for("relu", scheme)  # validates the scheme
-    for index, layer in enumerate(_walk(model)):
+    for index, layer in enumerate(walk_layers(model)):
         kernels = [getattr(layer, k, None) for k in _KERNELS]
         kernels = [k for k in kernels if isinstance(k, keras.Variable)]
         if not kernels:
@@ -199,7 +200,7 @@ def reinitialize(model, scheme="auto", seed=0):
 def activation_stats(model, x, layers=None, bins=30):
     """Distribution of every activation output of a model on inputs `x`.
 
-    Seed 001's diagnostic: with std 0.01, sigmoid activations bunch at 0.5
+    The search notes' diagnostic: with std 0.01, sigmoid activations bunch at 0.5
     and ReLU activations at 0 layer after layer; with Xavier (sigmoid) or
     He (ReLU) they keep their spread through depth.
 
@@ -269,10 +270,7 @@ def plot_activation_histograms(stats_by_run, path, title=None):
     Returns:
         `path`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _io.pyplot()
 
     rows = list(stats_by_run.items())
     cols = max(len(stats) for _, stats in rows)
@@ -293,6 +291,5 @@ def plot_activation_histograms(stats_by_run, path, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _io.save_figure(fig, path, dpi=100)
     return path

@@ -5,7 +5,7 @@ labels; its `SparseCategoricalCrossentropy` takes integer labels but has no
 smoothing. This loss takes integer labels and smooths exactly like the
 dense built-in: the target becomes `(1 − ε)·onehot + ε/k` over `k` classes.
 
-Seed 004 (ラベル平滑化) writes the targets as `1 − ε'` and `ε'/(k − 1)`;
+The regularization notes (ラベル平滑化) write the targets as `1 − ε'` and `ε'/(k − 1)`;
 that is the same family with `ε = ε'·k/(k − 1)`.
 """
 
@@ -57,7 +57,7 @@ class SparseCategoricalCrossentropy(keras.losses.Loss):
     Equal, to float tolerance, to
     `keras.losses.CategoricalCrossentropy(label_smoothing=ε)` on the
     one-hot labels, so `model.fit` can keep integer labels while smoothing
-    the targets (seed 004: a 0/1 target drives the weights to grow without
+    the targets (the regularization notes: a 0/1 target drives the weights to grow without
     bound; smoothed targets stop that).
 
     Args:

@@ -6,12 +6,12 @@ Keras has the penalties themselves (`keras.regularizers.L1`, `L2`, `L1L2`,
 module:
 
 - `regularize` rebuilds a trained model with kernel penalties attached and
-  its weights kept (seed 004's パラメータノルムペナルティー; seed 001's weight
+  its weights kept (the regularization notes' パラメータノルムペナルティー; the search notes' weight
   decay `½λ‖W‖²` is `l2=λ/2`, since Keras's `L2(l2)` adds `l2·Σw²`);
 - `ElasticNet` names the built-in `L1L2`;
-- `ParameterTying` adds `α·‖w_A − w_B‖²` between two models (seed 004's
+- `ParameterTying` adds `α·‖w_A − w_B‖²` between two models (the regularization notes'
   パラメータ拘束); parameter *sharing* is a Keras layer called twice;
-- `regularize_activity` puts an L1 penalty on representations (seed 004's
+- `regularize_activity` puts an L1 penalty on representations (the regularization notes'
   スパース表現).
 """
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerasreg._layer_tree import replace_layers, walk_layers
 from kerasreg.initializers import activation_name
-from kerasreg.layers import _walk, replace_layers
 
 __all__ = ["ElasticNet", "regularize", "regularize_activity", "ParameterTying"]
 
@@ -63,7 +63,7 @@ def regularize(
         l2: L2 factor: adds `l2·Σw²`. Defaults to `0.0`.
         layer_types: layer classes to penalize (subclasses included).
             Defaults to `(Conv2D, Dense)`.
-        include_bias: also penalize biases (seed 004 leaves them out).
+        include_bias: also penalize biases (the regularization notes leave them out).
             Defaults to `False`.
 
     Returns:
@@ -97,7 +97,7 @@ def regularize(
 def regularize_activity(model, l1=1e-4, l2=0.0, layers=None):
     """Return a copy of a model with a penalty on its representations.
 
-    Seed 004: ReLU already makes representations sparse; an L1 penalty on
+    The regularization notes: ReLU already makes representations sparse; an L1 penalty on
     them (`activity_regularizer=L1L2(l1, l2)`, a Keras built-in) makes them
     sparser. Keras adds `l1·Σ|h|` per sample, averaged over the batch.
     Weights are kept; the result is not compiled.
@@ -124,7 +124,7 @@ def regularize_activity(model, l1=1e-4, l2=0.0, layers=None):
     True
     """
     penalty = _penalty(_check_penalty(l1, "l1"), _check_penalty(l2, "l2"))
-    names = {layer.name for layer in _walk(model)}
+    names = {layer.name for layer in walk_layers(model)}
     if layers is not None:
         missing = sorted(set(layers) - names)
         if missing:
@@ -136,7 +136,7 @@ def regularize_activity(model, l1=1e-4, l2=0.0, layers=None):
     else:
         chosen = {
             layer.name
-            for layer in _walk(model)
+            for layer in walk_layers(model)
             if activation_name(layer) not in (None, "softmax")
         }
 
@@ -153,7 +153,7 @@ def regularize_activity(model, l1=1e-4, l2=0.0, layers=None):
 def _kernel_layers(model):
     return [
         layer
-        for layer in _walk(model)
+        for layer in walk_layers(model)
         if isinstance(getattr(layer, "kernel", None), keras.Variable)
     ]
 
@@ -183,7 +183,7 @@ def _matched_kernels(model_a, model_b):
 class ParameterTying(keras.Model):
     """Train `model_a` with a penalty `weight·Σ‖w_A − w_B‖²` tying it to `model_b`.
 
-    Seed 004 (パラメータ拘束): when two tasks are alike, their models'
+    The regularization notes (パラメータ拘束): when two tasks are alike, their models'
     parameters should be close, so `Ω(w_A, w_B) = ‖w_A − w_B‖²` is a norm
     penalty. This model runs `model_a` on its inputs and adds the penalty
     over the kernels of the matched layers (the i-th `Dense`/`Conv` kernel

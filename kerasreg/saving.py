@@ -17,10 +17,11 @@ _REGISTERING_MODULES = (
     "kerasreg.layers",
     "kerasreg.losses",
     "kerasreg.regularizers",
-    "kerasreg.compression.slimming",
-    "kerasreg.compression.distillation",
-    "kerasreg.compression.pruning",
-    "kerasreg.compression.schedules",
+    "kerasreg.compression.slimming.network_slimming",
+    "kerasreg.compression.distillation.distiller",
+    "kerasreg.compression.distillation.teachers",
+    "kerasreg.compression.pruning.magnitude_pruning",
+    "kerasreg.compression.pruning.schedules",
 )
 
 

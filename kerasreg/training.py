@@ -12,11 +12,20 @@ import os
 import keras
 import numpy as np
 
-from kerasreg import _io, report
+from kerasreg import _io, metrics, report
 from kerasreg import data as data_lib
 from kerasreg import models as models_lib
+from kerasreg._choices import PRECISIONS
+from kerasreg.distribute import fitting
 
-__all__ = ["compile_model", "evaluate_accuracy", "train", "TrainResult"]
+__all__ = [
+    "compile_model",
+    "evaluate_accuracy",
+    "fit",
+    "train",
+    "TrainResult",
+    "PRECISIONS",
+]
 
 
 def compile_model(model, learning_rate=1e-3, weight_decay=None, **kwargs):
@@ -110,67 +119,95 @@ def train(
     if epochs < 1:
         raise ValueError(f"Expected epochs >= 1. Received: epochs={epochs}")
     if out is not None:
-        _check_writable(out)
+        _io.check_writable(out)
     dataset = data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
     keras.utils.set_random_seed(seed)
-    if strategy is not None or precision is not None:
-        from kerasreg.distribute import _train
+    strategy = fitting.resolve(strategy)
+    with fitting.training_scope(strategy, precision):
+        if isinstance(model, str):
+            model = models_lib.build(model, dataset.input_shape, dataset.num_classes)
+        if not model.compiled:
+            compile_model(model, learning_rate)
+    history = fit(
+        model,
+        dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=callbacks,
+        verbose=verbose,
+        strategy=strategy,
+    )
+    if fitting.is_parameter_server(strategy):
+        model = compile_model(fitting.local_copy(model, precision), learning_rate)
+    return _finish(model, dataset, history, epochs, out)
 
-        return _train.train_distributed(
-            model,
-            dataset,
-            strategy=strategy,
-            precision=precision,
-            finish=_finish,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            callbacks=callbacks,
-            out=out,
-            verbose=verbose,
-        )
-    if isinstance(model, str):
-        model = models_lib.build(model, dataset.input_shape, dataset.num_classes)
-    if not model.compiled:
-        compile_model(model, learning_rate)
-    history = model.fit(
+
+def fit(
+    model,
+    dataset,
+    *,
+    epochs,
+    batch_size=64,
+    callbacks=(),
+    validation=True,
+    verbose=0,
+    strategy=None,
+):
+    """Fit a compiled model on a `Dataset`; the one fit path of kerasreg.
+
+    Every workflow (train, slim, sweep, prune, distil, compress) trains
+    through here, so they all read data, validate and report the same way.
+
+    Args:
+        model: a compiled `keras.Model`.
+        dataset: a `kerasreg.data.Dataset`.
+        epochs: training epochs.
+        batch_size: batch size. Defaults to `64`.
+        callbacks: Keras callbacks. Defaults to none.
+        validation: validate on the test split after each epoch, so the
+            history has `val_loss` and `val_accuracy`. Defaults to `True`.
+        verbose: passed to `fit`. Defaults to `0`.
+        strategy: the `tf.distribute.Strategy` the model was built under
+            (see `kerasreg.distribute.training_scope`). Defaults to `None`.
+
+    Returns:
+        The history as a dict of lists of Python floats.
+
+    Example:
+
+    >>> data = kerasreg.load("digits")
+    >>> model = compile_model(kerasreg.models.build("cnn-tiny", (8, 8, 1), 10))
+    >>> sorted(fit(model, data, epochs=1))
+    ['accuracy', 'loss', 'val_accuracy', 'val_loss']
+    """
+    history = fitting.fit(
+        model,
         dataset.x_train,
         dataset.y_train,
-        validation_data=(dataset.x_test, dataset.y_test),
+        strategy=strategy,
+        validation_data=(dataset.x_test, dataset.y_test) if validation else None,
         epochs=epochs,
         batch_size=batch_size,
         callbacks=list(callbacks or []),
         verbose=verbose,
     )
-    return _finish(model, dataset, history.history, epochs, out)
+    return {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
 def _finish(model, dataset, history, epochs, out):
     """Evaluate, measure and save a trained model; build the `TrainResult`."""
     result = TrainResult(
         test_accuracy=evaluate_accuracy(model, dataset.x_test, dataset.y_test),
-        params=report.count_params(model),
-        flops=report.count_flops(model),
-        latency_ms=1e3 * report.measure_latency(model, batch_size=1, repeats=30),
+        params=metrics.count_params(model),
+        flops=metrics.count_flops(model),
+        latency_ms=1e3 * metrics.measure_latency(model, batch_size=1, repeats=30),
         epochs=epochs,
     )
     result.model = model
-    result.history = {k: [float(v) for v in vs] for k, vs in history.items()}
+    result.history = history
     if out is not None:
         _io.save_model(model, os.path.join(out, "model.keras"))
         _io.write_json(os.path.join(out, "history.json"), result.history)
         _io.write_json(os.path.join(out, "metrics.json"), dict(result))
         report.plot_curves(result.history, os.path.join(out, "curves.png"))
     return result
-
-
-def _check_writable(out):
-    out = os.fspath(out)
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as error:
-        raise OSError(
-            f"Cannot create the output directory out={out!r}: {error.strerror}"
-        ) from None
-    if not os.access(out, os.W_OK):
-        raise OSError(f"The output directory is not writable: out={out!r}")

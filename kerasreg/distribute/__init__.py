@@ -7,12 +7,14 @@
 - `AsyncTrainer`: fit-like parameter-server training for Keras 3 models.
 - `LocalCluster`: real worker / ps server processes on 127.0.0.1.
 - `split_model(model, devices)`: model parallelism over consecutive stages.
+- `training_scope(strategy, precision)`, `fit`, `local_copy`: what
+  `kerasreg.training.train` uses to train under a strategy.
 
 Names are imported on first use, so that a server process started with
 `python -m kerasreg.distribute.cluster` loads TensorFlow but not Keras.
 """
 
-import importlib
+from kerasreg import _lazy
 
 # public name -> module that defines it
 _NAMES = {
@@ -23,21 +25,13 @@ _NAMES = {
     "SplitModel": "model_parallel",
     "split_model": "model_parallel",
     "KINDS": "strategies",
+    "training_scope": "fitting",
+    "dtype_policy": "fitting",
+    "local_copy": "fitting",
     "read_tf_config": "strategies",
     "setup_logical_cpus": "strategies",
     "strategy": "strategies",
     "synchronize_batchnorm": "strategies",
 }
 
-__all__ = sorted(_NAMES)
-
-
-def __getattr__(name):
-    if name in _NAMES:
-        module = importlib.import_module(f"kerasreg.distribute.{_NAMES[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'kerasreg.distribute' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, _NAMES)

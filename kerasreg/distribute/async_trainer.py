@@ -179,23 +179,7 @@ class AsyncTrainer:
                 self.coordinator.schedule(step, args=(iterator,))
                 for _ in range(steps_per_epoch)
             ]
-            running = np.zeros(4)
-            epoch_staleness = []
-            for index, remote in enumerate(results):
-                callbacks.on_train_batch_begin(index)
-                try:
-                    loss, correct, count, stale = (
-                        np.asarray(v) for v in remote.fetch()
-                    )
-                except tf.errors.UnavailableError:
-                    # The step finished (its update is on the parameter
-                    # server), but its worker died before we read its logs;
-                    # the epoch totals below still include it.
-                    pass
-                else:
-                    running += (float(loss) * float(count), correct, count, 0)
-                    epoch_staleness.append(int(stale))
-                callbacks.on_train_batch_end(index, self._logs(running))
+            epoch_staleness = self._collect(results, callbacks)
             self.coordinator.join()
             totals = self._totals.numpy()
             self._totals.assign(tf.zeros_like(self._totals))
@@ -215,6 +199,25 @@ class AsyncTrainer:
         callbacks.on_train_end(logs)
         self.staleness = np.asarray(staleness, dtype=np.int64)
         return history
+
+    def _collect(self, results, callbacks):
+        """Fetch each scheduled step's logs in order; returns their staleness."""
+        running = np.zeros(4)
+        staleness = []
+        for index, remote in enumerate(results):
+            callbacks.on_train_batch_begin(index)
+            try:
+                loss, correct, count, stale = (np.asarray(v) for v in remote.fetch())
+            except tf.errors.UnavailableError:
+                # The step finished (its update is on the parameter server),
+                # but its worker died before we read its logs; the epoch
+                # totals still include it.
+                pass
+            else:
+                running += (float(loss) * float(count), correct, count, 0)
+                staleness.append(int(stale))
+            callbacks.on_train_batch_end(index, self._logs(running))
+        return staleness
 
     def evaluate(self, x, y, *, batch_size=256, prefix=""):
         """Loss and accuracy of the model on `(x, y)`, in inference mode.

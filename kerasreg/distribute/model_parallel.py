@@ -24,7 +24,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
-from keras.src.models.functional import operation_fn
+
+from kerasreg import _keras_compat
 
 __all__ = ["split_model", "SplitModel"]
 
@@ -59,7 +60,7 @@ class SplitModel(keras.Model):
 
     def _run(self, inputs, training):
         def placed(op):
-            call = operation_fn(op, training=training)
+            call = _keras_compat.operation_fn(op, training)
             device = self.devices[self.stage_of[op.name]]
 
             def run(*args, **kwargs):
@@ -68,8 +69,8 @@ class SplitModel(keras.Model):
 
             return run
 
-        inputs = self.inner._standardize_inputs(inputs)
-        outputs = self.inner._run_through_graph(inputs, operation_fn=placed)
+        inputs = _keras_compat.standardize_inputs(self.inner, inputs)
+        outputs = _keras_compat.run_through_graph(self.inner, inputs, placed)
         return (
             outputs[0] if isinstance(outputs, list) and len(outputs) == 1 else outputs
         )
@@ -111,7 +112,9 @@ def split_model(model, devices, *, micro_batches=1):
     >>> np.allclose(parallel(x), model(x))  # doctest: +SKIP
     True
     """
-    if not hasattr(model, "_run_through_graph") or not hasattr(model, "operations"):
+    if _keras_compat.functional_graph(model) is not model or not hasattr(
+        model, "operations"
+    ):
         raise ValueError(
             "split_model needs a functional or Sequential keras.Model. "
             f"Received: model of type {type(model).__name__}"

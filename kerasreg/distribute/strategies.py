@@ -25,6 +25,9 @@ import os
 import keras
 import tensorflow as tf
 
+from kerasreg import _keras_compat
+from kerasreg._layer_tree import walk_layers
+
 __all__ = [
     "strategy",
     "read_tf_config",
@@ -143,19 +146,14 @@ def _mirrored(devices):
     """A `MirroredStrategy` whose collective keys no other one in this process uses.
 
     Every `MirroredStrategy` starts its collective group and instance keys
-    at the same numbers (`_collective_key_base`, 0 outside TensorFlow's own
-    tests). Two strategies in one process whose programs all-reduce
+    at the same numbers (0 outside TensorFlow's own tests). Two strategies in one process whose programs all-reduce
     tensors of different shapes under the same key then abort with "Shape
     mismatch in the collective instance" (seen with a synchronized-BN model
     trained after a plain one). Each strategy made here gets its own base.
     """
-    cls = tf.distribute.MirroredStrategy
-    saved = cls.__dict__.get("_collective_key_base", 0)
-    cls._collective_key_base = _KEY_STRIDE * next(_key_bases)
-    try:
-        return cls(devices=devices)
-    finally:
-        cls._collective_key_base = saved
+    return _keras_compat.mirrored_strategy_with_key_base(
+        devices, _KEY_STRIDE * next(_key_bases)
+    )
 
 
 _KEY_STRIDE = 100_000
@@ -281,7 +279,7 @@ def synchronize_batchnorm(model):
         The number of layers switched.
     """
     count = 0
-    for layer in _walk(model):
+    for layer in walk_layers(model, include_self=True):
         if isinstance(layer, keras.layers.BatchNormalization):
             if not layer.synchronized:
                 layer.synchronized = True
@@ -289,9 +287,3 @@ def synchronize_batchnorm(model):
     if count and getattr(model, "train_function", None) is not None:
         model.train_function = None
     return count
-
-
-def _walk(layer):
-    yield layer
-    for child in getattr(layer, "layers", None) or ():
-        yield from _walk(child)

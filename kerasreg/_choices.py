@@ -1,0 +1,22 @@
+"""The one definition of each set of names a user picks from.
+
+Kept free of imports, so the CLI can offer them as `choices` without
+loading TensorFlow; the library modules re-export them where they are
+documented (`kerasreg.compression.export.QUANTIZATIONS`,
+`kerasreg.tuning.TUNERS`, `kerasreg.training.PRECISIONS`).
+"""
+
+__all__ = ["QUANTIZATIONS", "PRECISIONS", "TUNERS", "STRATEGIES"]
+
+# TFLite export schemes: float32, float16 weights, dynamic-range (int8
+# weights), int8 with float input/output, and int8 input/output too.
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int8-full")
+
+# `keras.mixed_precision` dtype policies a model can be built under.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+# Tuners `kerasreg.tuning.tune` can run.
+TUNERS = ("coarse-to-fine", "random", "bayesian", "hyperband")
+
+# `kerasreg.distribute.strategy` kinds.
+STRATEGIES = ("mirrored", "multiworker", "ps")

@@ -1,0 +1,55 @@
+"""Pieces shared by the `kerasreg` subcommands (see `kerasreg/cli/__init__.py`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+class _UsageError(Exception):
+    """An error the user can fix; printed as one line, no traceback."""
+
+
+def _floats(text):
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def _common_data_args(parser, model_default="resnet"):
+    parser.add_argument(
+        "--data",
+        default="digits",
+        help="digits (bundled), mnist, cifar10, or a path to an .npz file "
+        "(default: digits)",
+    )
+    parser.add_argument(
+        "--model",
+        default=model_default,
+        help=f"reference model name (default: {model_default})",
+    )
+    parser.add_argument("--epochs", type=int, default=10, help="(default: 10)")
+    parser.add_argument("--batch-size", type=int, default=64, help="(default: 64)")
+    parser.add_argument(
+        "--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    parser.add_argument("--out", required=True, help="output directory")
+
+
+def _check_model_name(name):
+    from kerasreg import models
+
+    if name not in models.MODELS:
+        raise _UsageError(
+            f"unknown model {name!r}; choose one of {', '.join(models.MODELS)}"
+        )
+
+
+def _print_metrics(metrics):
+    from kerasreg import report
+
+    rows = [{"metric": k, "value": v} for k, v in dict(metrics).items()]
+    report.print_table(rows)

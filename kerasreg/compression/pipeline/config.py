@@ -1,0 +1,198 @@
+"""Settings of `compress`, importable without TensorFlow (the CLI reads them)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["CompressConfig", "load_config", "flag_fields", "QUANTIZATIONS"]
+
+from kerasreg._choices import QUANTIZATIONS  # noqa: E402
+
+
+def _field(default, help):
+    """A config field: its default and the help text of its CLI flag."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+# annotation -> (accepted Python types, how the error names it)
+_TYPES = {
+    "str": ((str,), "a string"),
+    "int": ((int,), "an integer"),
+    "float": ((int, float), "a number"),
+    "bool": ((bool,), "true or false"),
+    "tuple": ((tuple, list, str), "a list of strings"),
+}
+
+
+def _check_types(config):
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        accepted, expected = _TYPES[field.type]
+        wrong_bool = isinstance(value, bool) and field.type != "bool"
+        if wrong_bool or not isinstance(value, accepted):
+            raise ValueError(
+                f"{field.name} must be {expected}. Received: "
+                f"{field.name}={value!r} ({type(value).__name__})"
+            )
+
+
+def flag_fields():
+    """`(name, type, default, help)` of every field that is a `compress` flag.
+
+    The CLI generates its flags from these, so a new field is a new flag.
+    `fast` is a switch and is left to the CLI.
+    """
+    kinds = {"str": str, "int": int, "float": float, "tuple": str}
+    return [
+        (f.name, kinds[f.type], f.default, f.metadata["help"])
+        for f in dataclasses.fields(CompressConfig)
+        if f.type != "bool"
+    ]
+
+
+@dataclasses.dataclass
+class CompressConfig:
+    """Settings of `compress`; the keys match the CLI flags and config file.
+
+    Attributes:
+        data: a `kerasreg.data` source. Defaults to `"digits"`.
+        model: a reference model name. Defaults to `"resnet"`.
+        l1: λ of `NetworkSlimming`; `0` trains a plain baseline.
+        epochs: baseline epochs.
+        freeze_from: first epoch of sign-flip freezing.
+        mark_ratio: after slimming, also mark this global fraction of the
+            channels with the smallest coupled |γ| (Liu et al.'s route,
+            `NetworkSlimming(prune_ratio=..., prune_coupled=True)`); `0`
+            is off. `fast` uses 0.5 so that the smoke run really shrinks.
+        finetune_epochs: epochs after `shrink`; `0` skips the stage.
+        distill_epochs: epochs of distillation; `0` (the default) skips the
+            stage. The teacher is the slimming-trained baseline, which the
+            penalty leaves weaker than the fine-tuned shrunk model on small
+            data; distil when the teacher is strong.
+        student: `"shrunk"` (distil into the fine-tuned shrunk model) or a
+            reference model name (a fresh smaller student).
+        temperature, lambda_soft, lambda_hard: distillation settings.
+        prune_sparsity: final weight sparsity; `0` skips pruning.
+        prune_epochs: pruning fine-tune epochs.
+        quantize: TFLite variants of the final model to export.
+        learning_rate, batch_size, seed: training settings.
+        fast: a smoke run of about a minute (few epochs everywhere).
+    """
+
+    data: str = _field("digits", "a kerasreg.data source")
+    model: str = _field("resnet", "a reference model name")
+    l1: float = _field(0.1, "λ of NetworkSlimming; 0 trains a plain baseline")
+    epochs: int = _field(30, "baseline epochs")
+    freeze_from: int = _field(10, "first epoch of sign-flip freezing")
+    mark_ratio: float = _field(0.0, "also mark this global fraction of channels")
+    finetune_epochs: int = _field(15, "epochs after shrink; 0 skips the stage")
+    distill_epochs: int = _field(0, "distillation epochs; 0 skips the stage")
+    student: str = _field("shrunk", "'shrunk' or a reference model name")
+    temperature: float = _field(4.0, "distillation temperature T")
+    lambda_soft: float = _field(0.9, "weight of the soft (teacher) loss")
+    lambda_hard: float = _field(0.1, "weight of the hard (label) loss")
+    prune_sparsity: float = _field(0.0, "final weight sparsity; 0 skips pruning")
+    prune_epochs: int = _field(5, "pruning fine-tune epochs")
+    quantize: tuple = _field(
+        ("float32", "float16", "int8"), "comma-separated TFLite variants to export"
+    )
+    learning_rate: float = _field(3e-3, "Adam learning rate")
+    batch_size: int = _field(64, "batch size")
+    seed: int = _field(0, "seed of weights and shuffling")
+    fast: bool = _field(False, "a ~1 minute smoke run")
+
+    def __post_init__(self):
+        _check_types(self)
+        if isinstance(self.quantize, str):
+            self.quantize = tuple(
+                q.strip() for q in self.quantize.split(",") if q.strip()
+            )
+        self.quantize = tuple(self.quantize)
+        if self.fast:
+            self.mark_ratio = self.mark_ratio or 0.5
+            self.epochs = min(self.epochs, 4)
+            self.freeze_from = min(self.freeze_from, 1)
+            self.finetune_epochs = min(self.finetune_epochs, 2)
+            self.distill_epochs = min(self.distill_epochs, 2)
+            self.prune_epochs = min(self.prune_epochs, 1)
+        self.validate()
+
+    def validate(self):
+        """Raise `ValueError` for impossible settings, before any training."""
+        if self.model not in _model_names():
+            raise ValueError(
+                f"Unknown model: model={self.model!r}. Expected one of "
+                f"{', '.join(_model_names())}."
+            )
+        if not self.l1 >= 0:
+            raise ValueError(f"Expected l1 >= 0. Received: l1={self.l1}")
+        if self.epochs < 1:
+            raise ValueError(f"Expected epochs >= 1. Received: epochs={self.epochs}")
+        for name in ("finetune_epochs", "distill_epochs", "prune_epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"Expected {name} >= 0. Received: {name}={getattr(self, name)}"
+                )
+        if self.l1 > 0 and not 0 <= self.freeze_from < self.epochs:
+            raise ValueError(
+                f"freeze_from={self.freeze_from} must lie in [0, epochs={self.epochs})."
+            )
+        if not 0.0 <= self.mark_ratio < 1.0:
+            raise ValueError(
+                f"Expected 0 <= mark_ratio < 1. Received: mark_ratio={self.mark_ratio}"
+            )
+        if not 0.0 <= self.prune_sparsity < 1.0:
+            raise ValueError(
+                f"Expected 0 <= prune_sparsity < 1. Received: prune_sparsity={self.prune_sparsity}"
+            )
+        if self.prune_sparsity > 0 and self.prune_epochs == 0:
+            raise ValueError(
+                "prune_sparsity > 0 needs prune_epochs >= 1 to reach the sparsity."
+            )
+        if self.student != "shrunk" and self.student not in _model_names():
+            raise ValueError(
+                f"Unknown student: student={self.student!r}. Expected 'shrunk' or one "
+                f"of {', '.join(_model_names())}."
+            )
+        if self.student != "shrunk" and self.distill_epochs == 0:
+            raise ValueError(
+                f"student={self.student!r} is a fresh model and needs distill_epochs >= 1."
+            )
+        unknown = [q for q in self.quantize if q not in QUANTIZATIONS]
+        if unknown or not self.quantize:
+            raise ValueError(
+                f"Unknown quantization {unknown or self.quantize}. Expected a non-empty "
+                f"list from {', '.join(QUANTIZATIONS)}."
+            )
+        if self.temperature <= 0:
+            raise ValueError(f"Expected temperature > 0. Received: {self.temperature}")
+
+    def to_dict(self):
+        return {**dataclasses.asdict(self), "quantize": list(self.quantize)}
+
+
+def load_config(path):
+    """Read a TOML config file whose keys are `CompressConfig` fields.
+
+    Raises:
+        ValueError: for unknown keys, naming them and the known ones.
+    """
+    import tomllib
+
+    with open(path, "rb") as f:
+        values = tomllib.load(f)
+    values = {k.replace("-", "_"): v for k, v in values.items()}
+    known = {f.name for f in dataclasses.fields(CompressConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(
+            f"Unknown keys in {path}: {', '.join(unknown)}. Known keys: "
+            f"{', '.join(sorted(known))}."
+        )
+    return values
+
+
+def _model_names():
+    from kerasreg.models import MODELS
+
+    return tuple(MODELS)

@@ -1,0 +1,36 @@
+"""Network slimming: L1 on BatchNormalization γ, sign-flip freezing, removal.
+
+- `network_slimming.py`: the `NetworkSlimming` callback and its regularizer
+  and constraint;
+- `channel_marking.py`: `mark_channels` (Liu et al.'s global ranking) and
+  the BatchNormalization helpers;
+- `workflow.py`: `slim` and `sweep`, what `kerasreg slim` and `kerasreg
+  sweep` run;
+- `report.py`: `slimming_report` and its plots.
+
+Reference:
+    Liu et al., "Learning Efficient Convolutional Networks through Network
+    Slimming", ICCV 2017, arXiv:1708.06519.
+"""
+
+from kerasreg import _lazy
+
+# public name -> module that defines it
+_NAMES = {
+    "NetworkSlimming": "network_slimming",
+    "GammaL1Regularizer": "network_slimming",
+    "SignFlipFreeze": "network_slimming",
+    "mark_channels": "channel_marking",
+    "batchnorm_layers": "channel_marking",
+    "dead_channels": "channel_marking",
+    "slim": "workflow",
+    "sweep": "workflow",
+    "plot_sweep": "workflow",
+    "L1_GRID": "workflow",
+    "slimming_report": "report",
+    "channel_profile": "report",
+    "plot_gamma_history": "report",
+    "plot_channels": "report",
+}
+
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, _NAMES)

@@ -1,0 +1,294 @@
+"""Network slimming: an L1 penalty on BatchNormalization scales γ.
+
+`NetworkSlimming` is a Keras callback that adds λ·Σ|γ| over the selected
+BatchNormalization layers to the training objective and, from a chosen epoch
+on, pins to exactly zero every γ whose sign flips in an update (the rule of
+the slimming seed, `003`). A channel whose γ is zero outputs the constant β
+and can be removed from the network by `kerasreg.compression.shrink`.
+
+Everything runs inside the compiled train step: the penalty is a variable
+regularizer (collected by `model.losses`), and the freeze is a variable
+constraint, which Keras's optimizer applies in-graph right after each update.
+So the zero survives momentum, weight decay and every later update, and the
+callback costs almost nothing per step.
+
+`mark_channels` (in `channel_marking.py`) offers Liu et al.'s route
+instead: after training, mark the channels whose |γ| falls below a global
+percentile or an absolute threshold, with a per-layer cap so that no layer
+vanishes.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasreg.compression.slimming.channel_marking import (
+    _check_marking,
+    batchnorm_layers,
+    mark_channels,
+)
+
+__all__ = ["NetworkSlimming", "GammaL1Regularizer", "SignFlipFreeze"]
+
+
+@keras.saving.register_keras_serializable(package="kerasreg")
+class GammaL1Regularizer(keras.regularizers.Regularizer):
+    """λ·Σ|γ|, the sparsity penalty of network slimming.
+
+    Identical to `keras.regularizers.L1`, named for its role so that it is
+    recognisable in configs and summaries.
+
+    Args:
+        l1: the penalty strength λ ≥ 0.
+    """
+
+    def __init__(self, l1):
+        _check_l1(l1)
+        self.l1 = float(l1)
+
+    def __call__(self, x):
+        return self.l1 * ops.sum(ops.abs(x))
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class SignFlipFreeze(keras.constraints.Constraint):
+    """Pin to zero every γ whose sign flipped in the last update.
+
+    Applied by the optimizer right after each update. It remembers the value
+    of the previous step in a non-trainable variable; while `active` is 1, a
+    channel whose new value has the opposite sign of its previous value, or
+    whose previous value is exactly zero (already frozen), is set to 0.
+
+    This constraint holds training state and is attached to a variable by
+    `NetworkSlimming`; it is not meant to be serialized with a model.
+    """
+
+    def __init__(self, previous, active):
+        self.previous = previous
+        self.active = active
+
+    def __call__(self, w):
+        flipped = ops.less(w * self.previous, 0.0)
+        frozen = ops.equal(self.previous, 0.0)
+        pin = ops.logical_and(ops.logical_or(flipped, frozen), self.active > 0.5)
+        new = ops.where(pin, ops.zeros_like(w), w)
+        self.previous.assign(new)
+        return new
+
+
+@keras.saving.register_keras_serializable(package="kerasreg")
+class NetworkSlimming(keras.callbacks.Callback):
+    """Train with an L1 penalty on BatchNormalization γ and freeze sign flips.
+
+    Adds λ·Σ|γ| over the selected BatchNormalization layers to the loss. From
+    epoch `freeze_from_epoch` on (0-based, as Keras counts epochs), any γ
+    whose sign flips in an update is set to exactly 0 and stays 0 for the
+    rest of training. Channels with γ = 0 output the constant β and are
+    removed by `kerasreg.compression.shrink`.
+
+    Each epoch it writes `dead_channels` (the total) and
+    `dead_channels/<layer>` to the logs, so they appear in `History` and, if
+    this callback comes before `keras.callbacks.TensorBoard` in the list, in
+    TensorBoard. `gamma_history` keeps |γ| of every layer at each epoch end
+    for plots.
+
+    The penalty and freeze are attached when training begins and detached
+    when it ends, so the model saved afterwards is a plain Keras model. On a
+    resumed run (for example after reloading a `.keras` checkpoint and
+    calling `fit(..., initial_epoch=k)` with `k >= freeze_from_epoch`), every
+    γ that is exactly zero is taken as frozen, so the frozen set survives a
+    save and reload.
+
+    Args:
+        l1: the penalty strength λ ≥ 0. The seed sweeps 0 to 1e-3.
+        freeze_from_epoch: first epoch (0-based) of the sign-flip freeze;
+            `None` never freezes. Defaults to `None`.
+        layers: names of the BatchNormalization layers to act on; all
+            trainable BN layers, nested ones included, by default.
+        prune_ratio: Liu et al.'s route: at the end of training, zero γ and
+            β of this global fraction of channels with the smallest |γ|.
+            Defaults to `None` (off).
+        prune_threshold: like `prune_ratio`, but marks |γ| below an absolute
+            threshold. Defaults to `None` (off).
+        max_prune_per_layer: cap on the fraction of any one layer's channels
+            that `prune_ratio` / `prune_threshold` may mark. Defaults to
+            `0.9`.
+        prune_coupled: rank channels by the largest |γ| of all coupled
+            BatchNormalization layers when marking (see `mark_channels`).
+            Defaults to `False`.
+
+    Example:
+
+    >>> from kerasreg import models, training
+    >>> model = training.compile_model(models.cnn((8, 8, 1), 10))
+    >>> x = np.random.rand(32, 8, 8, 1).astype("float32")
+    >>> y = np.random.randint(0, 10, 32)
+    >>> slim = NetworkSlimming(l1=1e-4, freeze_from_epoch=1)
+    >>> _ = model.fit(x, y, epochs=2, callbacks=[slim], verbose=0)
+    >>> "dead_channels" in model.history.history
+    True
+
+    Reference:
+        Liu et al., Learning Efficient Convolutional Networks through
+        Network Slimming, ICCV 2017. https://arxiv.org/abs/1708.06519
+    """
+
+    def __init__(
+        self,
+        l1,
+        freeze_from_epoch=None,
+        layers=None,
+        prune_ratio=None,
+        prune_threshold=None,
+        max_prune_per_layer=0.9,
+        prune_coupled=False,
+    ):
+        super().__init__()
+        _check_l1(l1)
+        if freeze_from_epoch is not None and (
+            not isinstance(freeze_from_epoch, (int, np.integer))
+            or freeze_from_epoch < 0
+        ):
+            raise ValueError(
+                "Expected freeze_from_epoch to be None or an int >= 0. "
+                f"Received: freeze_from_epoch={freeze_from_epoch!r}"
+            )
+        _check_marking(prune_ratio, prune_threshold, max_prune_per_layer)
+        self.l1 = float(l1)
+        self.freeze_from_epoch = freeze_from_epoch
+        self.layers = list(layers) if layers is not None else None
+        self.prune_ratio = prune_ratio
+        self.prune_threshold = prune_threshold
+        self.max_prune_per_layer = max_prune_per_layer
+        self.prune_coupled = bool(prune_coupled)
+        self.gamma_history = []
+        self._attached = []
+        self._active = None
+        self._first_epoch = True
+
+    def get_config(self):
+        return {
+            "l1": self.l1,
+            "freeze_from_epoch": self.freeze_from_epoch,
+            "layers": self.layers,
+            "prune_ratio": self.prune_ratio,
+            "prune_threshold": self.prune_threshold,
+            "max_prune_per_layer": self.max_prune_per_layer,
+            "prune_coupled": self.prune_coupled,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # -- training hooks -------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        epochs = self.params.get("epochs") if self.params else None
+        if (
+            self.freeze_from_epoch is not None
+            and epochs is not None
+            and self.freeze_from_epoch >= epochs
+        ):
+            raise ValueError(
+                f"freeze_from_epoch={self.freeze_from_epoch} is past the last "
+                f"epoch of this fit (epochs={epochs}, counted from 0), so no γ "
+                "would ever be frozen. Use a smaller freeze_from_epoch or more "
+                "epochs."
+            )
+        self._bn_layers = batchnorm_layers(self.model, self.layers)
+        self._attach()
+        self._first_epoch = True
+        # Rebuild the train step so the penalty and freeze are traced into it.
+        self.model.make_train_function(force=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        active = self.freeze_from_epoch is not None and epoch >= self.freeze_from_epoch
+        if self._first_epoch and active:
+            # Resuming past the freeze epoch: exact zeros are frozen channels.
+            for bn, constraint in self._attached:
+                constraint.previous.assign(bn.gamma)
+        self._first_epoch = False
+        self._active.assign(1.0 if active else 0.0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        gammas = {
+            bn.name: np.abs(ops.convert_to_numpy(bn.gamma)) for bn in self._bn_layers
+        }
+        self.gamma_history.append(gammas)
+        if logs is None:
+            return
+        total = 0
+        for name, values in gammas.items():
+            count = int(np.sum(values == 0.0))
+            logs[f"dead_channels/{name}"] = count
+            total += count
+        logs["dead_channels"] = total
+
+    def on_train_end(self, logs=None):
+        self._detach()
+        self.model.train_function = None
+        if self.prune_ratio is not None or self.prune_threshold is not None:
+            mark_channels(
+                self.model,
+                prune_ratio=self.prune_ratio,
+                threshold=self.prune_threshold,
+                max_per_layer=self.max_prune_per_layer,
+                layers=self.layers,
+                coupled=self.prune_coupled,
+            )
+
+    # -- attaching ------------------------------------------------------
+
+    def _attach(self):
+        self._detach()
+        strategy = getattr(self.model, "distribute_strategy", None)
+        scope = strategy.scope() if strategy is not None else _null_scope()
+        with scope:
+            self._active = keras.Variable(
+                0.0,
+                trainable=False,
+                name="slimming_active",
+                aggregation="only_first_replica",
+            )
+            for bn in self._bn_layers:
+                gamma = bn.gamma
+                if gamma.constraint is not None or gamma.regularizer is not None:
+                    raise ValueError(
+                        f"Layer {bn.name!r} already has a gamma constraint or "
+                        "regularizer; NetworkSlimming needs γ free of both."
+                    )
+                previous = keras.Variable(
+                    ops.convert_to_numpy(gamma),
+                    trainable=False,
+                    name=f"{bn.name}_previous_gamma",
+                    aggregation="only_first_replica",
+                )
+                constraint = SignFlipFreeze(previous, self._active)
+                if self.l1 > 0:
+                    gamma.regularizer = GammaL1Regularizer(self.l1)
+                gamma.constraint = constraint
+                self._attached.append((bn, constraint))
+
+    def _detach(self):
+        for bn, _ in self._attached:
+            bn.gamma.regularizer = None
+            bn.gamma.constraint = None
+        self._attached = []
+
+
+class _null_scope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _check_l1(l1):
+    if not isinstance(l1, (int, float, np.floating, np.integer)) or not l1 >= 0:
+        raise ValueError(f"Expected l1 >= 0. Received: l1={l1!r}")

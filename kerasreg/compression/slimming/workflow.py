@@ -1,0 +1,242 @@
+"""`slim` and `sweep`: network slimming end to end, as `kerasreg slim|sweep` run it.
+
+`slim` trains a model with `NetworkSlimming`, shrinks it, optionally
+fine-tunes the smaller model, and reports. `sweep` repeats that over a grid
+of λ and draws the slimming report's Figure 2: test accuracy against the
+percentage of parameters removed, with the unslimmed baseline as a dashed
+line.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from kerasreg import _io, metrics, report
+from kerasreg import data as data_lib
+from kerasreg import models as models_lib
+from kerasreg.compression.slimming.network_slimming import NetworkSlimming
+from kerasreg.compression.slimming.report import slimming_report
+from kerasreg.compression.surgery.rebuild import shrink
+from kerasreg.training import compile_model, evaluate_accuracy, fit
+
+__all__ = ["slim", "sweep", "plot_sweep", "L1_GRID"]
+
+# The λ grid of the slimming report's experiment (its Figure 2).
+L1_GRID = (
+    0.001,
+    0.0008,
+    0.0006,
+    0.0005,
+    0.0004,
+    0.0003,
+    0.0002,
+    0.0001,
+    0.00005,
+    0.0,
+)
+
+
+def _dataset(data):
+    return data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
+
+
+def _fit(model, dataset, epochs, batch_size, callbacks=(), verbose=0):
+    if epochs <= 0:
+        return {}
+    return fit(
+        model,
+        dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
+
+def slim(
+    model="resnet",
+    data="digits",
+    *,
+    l1=1e-3,
+    epochs=30,
+    freeze_from_epoch=None,
+    finetune_epochs=15,
+    prune_ratio=None,
+    learning_rate=3e-3,
+    batch_size=64,
+    seed=0,
+    out=None,
+    verbose=0,
+):
+    """Train with network slimming, shrink, fine-tune, and report.
+
+    Args:
+        model: a reference model name or a logits `keras.Model`. Defaults to
+            `"resnet"`.
+        data: a `kerasreg.data` source or `Dataset`. Defaults to `"digits"`.
+        l1: λ of the γ penalty. Defaults to `1e-3`.
+        epochs: slimming epochs. Defaults to `30`.
+        freeze_from_epoch: first epoch of sign-flip freezing; a third of
+            `epochs` when `None`.
+        finetune_epochs: epochs of plain training of the shrunk model.
+            Defaults to `15`.
+        prune_ratio: optionally mark this global fraction of the smallest
+            |γ| at the end of slimming (Liu et al.'s route). Defaults to
+            `None`.
+        learning_rate: Adam learning rate. Defaults to `3e-3`.
+        batch_size: batch size. Defaults to `64`.
+        seed: seed. Defaults to `0`.
+        out: directory for `model.keras` (slimmed, full size), `shrunk.keras`,
+            `report.json`, `gamma.png`, `channels.png`, `curves.png`.
+        verbose: passed to `fit`. Defaults to `0`.
+
+    Returns:
+        A dict: `model` (trained, full size), `shrunk` (fine-tuned small
+        model), `report` (see `slimming_report`), `history`.
+    """
+    dataset = _dataset(data)
+    keras.utils.set_random_seed(seed)
+    if isinstance(model, str):
+        model = models_lib.build(model, dataset.input_shape, dataset.num_classes)
+    if freeze_from_epoch is None:
+        freeze_from_epoch = epochs // 3
+    slimming = NetworkSlimming(
+        l1, freeze_from_epoch=freeze_from_epoch, prune_ratio=prune_ratio
+    )
+    compile_model(model, learning_rate)
+    history = _fit(model, dataset, epochs, batch_size, [slimming], verbose)
+    small = shrink(model)
+    compile_model(small, learning_rate)
+    finetune = _fit(small, dataset, finetune_epochs, batch_size, (), verbose)
+    info = slimming_report(
+        model, small, data=dataset, gamma_history=slimming.gamma_history, out=out
+    )
+    if out is not None:
+        _io.save_model(model, os.path.join(out, "model.keras"))
+        _io.save_model(small, os.path.join(out, "shrunk.keras"))
+        _io.write_json(os.path.join(out, "report.json"), info)
+        curves = {
+            k: v + finetune.get(k, []) for k, v in history.items() if k in finetune
+        }
+        report.plot_curves(
+            curves, os.path.join(out, "curves.png"), "slimming + fine-tuning"
+        )
+    return {"model": model, "shrunk": small, "report": info, "history": history}
+
+
+def sweep(
+    l1_values=L1_GRID,
+    model="resnet",
+    data="digits",
+    *,
+    epochs=30,
+    freeze_from_epoch=None,
+    finetune_epochs=15,
+    learning_rate=3e-3,
+    batch_size=64,
+    seed=0,
+    out=None,
+):
+    """Slim once per λ and plot accuracy against parameter reduction.
+
+    The baseline is the same model trained `epochs + finetune_epochs`
+    without slimming. A progress bar counts runs.
+
+    Args:
+        l1_values: the λ grid. Defaults to the slimming report's `L1_GRID`.
+        model, data, epochs, freeze_from_epoch, finetune_epochs,
+        learning_rate, batch_size, seed: as `slim`; `model` must be a
+            name, since every run starts from fresh weights.
+        out: directory for `sweep.csv` and `sweep.png`.
+
+    Returns:
+        A list of dicts, one per λ plus the baseline: `l1`, `accuracy`,
+        `params`, `param_reduction_pct`, `flops`.
+    """
+    if not isinstance(model, str):
+        raise ValueError(
+            f"sweep needs a model name to rebuild fresh models. Received: model={model!r}"
+        )
+    for value in l1_values:
+        if not value >= 0:
+            raise ValueError(f"Expected every l1 >= 0. Received: l1={value}")
+    dataset = _dataset(data)
+    progress = keras.utils.Progbar(len(l1_values) + 1, unit_name="run")
+    keras.utils.set_random_seed(seed)
+    base = compile_model(
+        models_lib.build(model, dataset.input_shape, dataset.num_classes), learning_rate
+    )
+    _fit(base, dataset, epochs + finetune_epochs, batch_size)
+    base_params = metrics.count_params(base)
+    rows = [
+        {
+            "l1": "baseline",
+            "accuracy": evaluate_accuracy(base, dataset.x_test, dataset.y_test),
+            "params": base_params,
+            "param_reduction_pct": 0.0,
+            "flops": metrics.count_flops(base),
+        }
+    ]
+    progress.update(1)
+    for value in l1_values:
+        result = slim(
+            model,
+            dataset,
+            l1=value,
+            epochs=epochs,
+            freeze_from_epoch=freeze_from_epoch,
+            finetune_epochs=finetune_epochs,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            seed=seed,
+        )
+        small = result["shrunk"]
+        params = metrics.count_params(small)
+        rows.append(
+            {
+                "l1": value,
+                "accuracy": evaluate_accuracy(small, dataset.x_test, dataset.y_test),
+                "params": params,
+                "param_reduction_pct": 100.0 * (1 - params / base_params),
+                "flops": metrics.count_flops(small),
+            }
+        )
+        progress.update(len(rows))
+    if out is not None:
+        _io.write_csv(os.path.join(out, "sweep.csv"), rows)
+        plot_sweep(rows, os.path.join(out, "sweep.png"))
+    return rows
+
+
+def plot_sweep(rows, path):
+    """The slimming report's Figure 2: accuracy vs parameter reduction, dashed baseline."""
+    plt = _io.pyplot()
+
+    base = next(r for r in rows if r["l1"] == "baseline")
+    runs = sorted(
+        (r for r in rows if r["l1"] != "baseline"),
+        key=lambda r: r["param_reduction_pct"],
+    )
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(
+        [r["param_reduction_pct"] for r in runs],
+        [100 * r["accuracy"] for r in runs],
+        marker="o",
+        label="network slimming",
+    )
+    for r in runs:
+        ax.annotate(
+            f"λ={r['l1']:g}",
+            (r["param_reduction_pct"], 100 * r["accuracy"]),
+            fontsize=7,
+        )
+    ax.axhline(100 * base["accuracy"], linestyle="--", color="gray", label="baseline")
+    ax.set_xlabel("parameters removed (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    _io.save_figure(fig, path)
+    return path
