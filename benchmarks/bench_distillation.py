@@ -35,7 +35,7 @@ import tensorflow as tf  # noqa: E402
 from kerasreg import data as data_lib  # noqa: E402
 from kerasreg import models, training  # noqa: E402
 from kerasreg.compression import Distiller  # noqa: E402
-from kerasreg.compression.distillation_report import distillation_report  # noqa: E402
+from kerasreg.compression.distillation import distillation_report  # noqa: E402
 
 STEPS = 50  # batches per timed fit epoch
 

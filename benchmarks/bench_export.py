@@ -79,12 +79,12 @@ def main(argv=None):
     else:
         model = models.build(args.model, dataset.input_shape, dataset.num_classes)
     training.compile_model(model, args.lr)
-    model.fit(
-        dataset.x_train,
-        dataset.y_train,
+    training.fit(
+        model,
+        dataset,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        verbose=0,
+        validation=False,
     )
     keras_accuracy = training.evaluate_accuracy(model, dataset.x_test, dataset.y_test)
 

@@ -49,14 +49,14 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kerasreg import data as data_lib  # noqa: E402
-from kerasreg import models, report, training  # noqa: E402
+from kerasreg import metrics, models, training  # noqa: E402
 from kerasreg.compression.pruning import (  # noqa: E402
     MagnitudePruning,
+    PolynomialDecay,  # noqa: E402
     kernel_sparsity,
+    prune_filters,  # noqa: E402
     strip_pruning,
 )
-from kerasreg.compression.pruning_workflow import prune_filters  # noqa: E402
-from kerasreg.compression.schedules import PolynomialDecay  # noqa: E402
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -90,13 +90,13 @@ def finetune(base, dataset, args, callbacks=(), model=None, updates=()):
         model = strip_pruning(base)  # a plain copy with the same weights
     training.compile_model(model, args.lr)
     timer = StepTimer()
-    model.fit(
-        dataset.x_train,
-        dataset.y_train,
+    training.fit(
+        model,
+        dataset,
         epochs=args.epochs,
         batch_size=args.batch_size,
         callbacks=[timer, *callbacks],
-        verbose=0,
+        validation=False,
     )
     return model, step_stats(timer.times, len(timer.times) // args.epochs, updates)
 
@@ -276,19 +276,19 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     base = models.build("cnn", dataset.input_shape, dataset.num_classes)
     training.compile_model(base, args.lr)
-    base.fit(
-        dataset.x_train,
-        dataset.y_train,
+    training.fit(
+        base,
+        dataset,
         epochs=args.base_epochs,
         batch_size=args.batch_size,
-        verbose=0,
+        validation=False,
     )
 
     def accuracy(model):
         return training.evaluate_accuracy(model, dataset.x_test, dataset.y_test)
 
     def latency_ms(model):
-        return 1e3 * report.measure_latency(model, batch_size=1, repeats=300)
+        return 1e3 * metrics.measure_latency(model, batch_size=1, repeats=300)
 
     rows = {}
     dense, dense_step = finetune(base, dataset, args)
@@ -319,9 +319,9 @@ def main(argv=None):
         ("filters 50% (shrink)", filters),
     ):
         rows[name].update(
-            params=report.count_params(model),
+            params=metrics.count_params(model),
             nonzero_params=int(sum(np.count_nonzero(w) for w in model.get_weights())),
-            flops=report.count_flops(model),
+            flops=metrics.count_flops(model),
             latency_ms=latency_ms(model),
         )
 

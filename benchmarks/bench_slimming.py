@@ -31,11 +31,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kerasreg import data as data_lib  # noqa: E402
-from kerasreg import models, report, training  # noqa: E402
+from kerasreg import metrics, models, training  # noqa: E402
 from kerasreg.compression import NetworkSlimming, shrink  # noqa: E402
-from kerasreg.compression.graph import ChannelGraph  # noqa: E402
 from kerasreg.compression.slimming import batchnorm_layers  # noqa: E402
-from kerasreg.compression.surgery import plan_shrink  # noqa: E402
+from kerasreg.compression.surgery import (
+    ChannelGraph,  # noqa: E402
+    plan_shrink,  # noqa: E402
+)
 
 # The recipe measured below (see docs/benchmarks.md).
 RECIPE = {
@@ -62,13 +64,13 @@ def emit(**fields):
 
 
 def _fit(model, d, epochs, callbacks=()):
-    model.fit(
-        d.x_train,
-        d.y_train,
+    training.fit(
+        model,
+        d,
         epochs=epochs,
         batch_size=RECIPE["batch_size"],
-        callbacks=list(callbacks),
-        verbose=0,
+        callbacks=callbacks,
+        validation=False,
     )
 
 
@@ -124,16 +126,16 @@ def _row(small, d, base_acc, base_params, base_flops):
     return {
         "accuracy": acc,
         "drop_points": 100 * (base_acc - acc),
-        "params": report.count_params(small),
-        "param_reduction": 1 - report.count_params(small) / base_params,
-        "flops_ratio": report.count_flops(small) / base_flops,
+        "params": metrics.count_params(small),
+        "param_reduction": 1 - metrics.count_params(small) / base_params,
+        "flops_ratio": metrics.count_flops(small) / base_flops,
     }
 
 
 def part_accuracy(d, sweep=True):
     base = baseline(d)
-    base_acc, base_params = _acc(base, d), report.count_params(base)
-    base_flops = report.count_flops(base)
+    base_acc, base_params = _acc(base, d), metrics.count_params(base)
+    base_flops = metrics.count_flops(base)
     emit(part="accuracy", run="baseline", accuracy=base_acc, params=base_params)
     _, small = recipe(d)
     row = _row(small, d, base_acc, base_params, base_flops)
@@ -208,8 +210,8 @@ def part_selection(d):
     _fit(scratch_long, d, RECIPE["epochs"] + RECIPE["finetune_epochs"])
     emit(
         part="selection",
-        params_gamma=report.count_params(small),
-        params_random=report.count_params(random_small),
+        params_gamma=metrics.count_params(small),
+        params_random=metrics.count_params(random_small),
         gamma_selected=_acc(small, d),
         random_channels=_acc(random_small, d),
         scratch_same_finetune=_acc(scratch, d),
@@ -220,8 +222,8 @@ def part_selection(d):
 def _interleaved_latency(a, b, batch, rounds=7):
     ta, tb = [], []
     for _ in range(rounds):
-        ta.append(report.measure_latency(a, batch_size=batch, repeats=20))
-        tb.append(report.measure_latency(b, batch_size=batch, repeats=20))
+        ta.append(metrics.measure_latency(a, batch_size=batch, repeats=20))
+        tb.append(metrics.measure_latency(b, batch_size=batch, repeats=20))
     return float(np.median(ta)), float(np.median(tb))
 
 
@@ -245,7 +247,7 @@ def part_speed(d):
     training.compile_model(rounded, RECIPE["learning_rate"])
     _fit(rounded, d, RECIPE["finetune_epochs"])
     for variant, model in (("recipe", small), ("recipe_round_to_8", rounded)):
-        flops_ratio = report.count_flops(model) / report.count_flops(full)
+        flops_ratio = metrics.count_flops(model) / metrics.count_flops(full)
         for batch in (1, 64):
             t_full, t_small = _interleaved_latency(full, model, batch)
             with tempfile.TemporaryDirectory() as tmp:
@@ -264,7 +266,7 @@ def part_speed(d):
                     batch=batch,
                     accuracy=_acc(model, d),
                     param_reduction=1
-                    - report.count_params(model) / report.count_params(full),
+                    - metrics.count_params(model) / metrics.count_params(full),
                     latency_full_ms=1e3 * a,
                     latency_small_ms=1e3 * b,
                     latency_ratio=b / a,
@@ -293,8 +295,8 @@ def part_surgery():
         part="surgery",
         seconds=seconds,
         target_seconds=30,
-        params_before=report.count_params(model),
-        params_after=report.count_params(small),
+        params_before=metrics.count_params(model),
+        params_after=metrics.count_params(small),
         max_abs_diff_over_max=float(np.max(np.abs(a - b)) / np.max(np.abs(a))),
     )
 

@@ -28,7 +28,7 @@ import keras
 
 import kerasreg
 from kerasreg import layers as kr_layers
-from kerasreg import models, training
+from kerasreg import models, report, training
 
 
 def build(norm, groups=8, seed=0, model="resnet"):
@@ -44,17 +44,10 @@ def train(norm, batch_size, epochs, data, seed=0, model="resnet", learning_rate=
     model = build(norm, seed=seed, model=model)
     training.compile_model(model, learning_rate=learning_rate)
     keras.utils.set_random_seed(seed)
-    history = model.fit(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_test, data.y_test),
-        batch_size=batch_size,
-        epochs=epochs,
-        verbose=0,
-    )
+    history = training.fit(model, data, epochs=epochs, batch_size=batch_size)
     return {
         "test_accuracy": training.evaluate_accuracy(model, data.x_test, data.y_test),
-        "curve": [float(v) for v in history.history["val_accuracy"]],
+        "curve": history["val_accuracy"],
     }
 
 
@@ -133,10 +126,7 @@ def run(
 
 
 def _plot(runs, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for (batch_size, norm), result in runs.items():
@@ -154,8 +144,7 @@ def _plot(runs, path):
     ax.set_title("BN vs GN on digits (seed 0)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path, dpi=100)
 
 
 def main(argv=None):

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 import kerasreg
-from kerasreg import initializers
+from kerasreg import initializers, report
 
 SCHEMES = ("std0.01", "xavier", "he")
 
@@ -108,10 +108,7 @@ def training_experiment(epochs=30, learning_rate=0.01, out=None):
 
 
 def _plot_losses(curves, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for scheme, losses in curves.items():
@@ -121,8 +118,7 @@ def _plot_losses(curves, path):
     ax.set_title("Deep ReLU MLP on digits, SGD")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path, dpi=100)
 
 
 def run(epochs=30, out=None):

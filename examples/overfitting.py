@@ -33,7 +33,7 @@ import keras
 import numpy as np
 
 import kerasreg
-from kerasreg import regularizers
+from kerasreg import regularizers, report
 
 SUBSET = 300
 
@@ -151,10 +151,7 @@ def run(epochs=200, weight_decay=0.005, dropout=0.2, seeds=(0, 1, 2), out=None):
 
 
 def _plot(runs, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = report.pyplot()
 
     fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3.2), sharey=True)
     for ax, (name, rs) in zip(axes, runs.items()):
@@ -167,8 +164,7 @@ def _plot(runs, path):
     axes[0].set_ylabel("accuracy")
     axes[0].legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    report.save_figure(fig, path, dpi=100)
 
 
 def main(argv=None):

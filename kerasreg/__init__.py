@@ -31,6 +31,7 @@ _SUBMODULES = (
 _NAMES = {
     "load": "data",
     "validation_split": "data",
+    "input_scale": "data",
     "train": "training",
     "load_model": "saving",
     "initializer_for": "initializers",

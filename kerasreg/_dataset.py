@@ -63,8 +63,9 @@ class BaseDataset:
             split: `"train"` or `"test"`.
             batch_size: images per batch; the last batch may be smaller
                 unless `repeat=True`. Defaults to `128`.
-            shuffle: shuffle the whole split, anew every epoch. Defaults to
-                `False` (the split's own order, the same every time).
+            shuffle: shuffle the whole split anew every epoch (a
+                `PipelineDataset` through a 10,000-image buffer). Defaults
+                to `False` (the split's own order, the same every time).
             seed: shuffle seed. Defaults to `0`.
             scale: factor the images are multiplied by, e.g.
                 `input_scale(model, dataset)`. Defaults to `None` (images

@@ -19,21 +19,25 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["inspect_images"]
+__all__ = ["DECODABLE", "inspect_images"]
+
+# The `channels=` TensorFlow's decoders take for each format (besides 0).
+DECODABLE = {"jpeg": (1, 3), "png": (1, 3, 4), "bmp": (3, 4), "gif": (3,)}
 
 _HEAD, _TAIL = 64 * 1024, 1024  # bytes read from the start and the end of a file
 
 
 def inspect_images(paths):
-    """The size and channels of every image file, refusing bad files.
+    """The size, channels and format of every image file, refusing bad ones.
 
     Args:
         paths: image file paths.
 
     Returns:
-        `(sizes, channels)`: int64 `(N, 2)` heights and widths, and `(N,)`
-        channels as TensorFlow decodes them (1, 3 or 4; a gray+alpha PNG
-        counts as 1, a palette PNG or a GIF as 3).
+        `(sizes, channels, formats)`: int64 `(N, 2)` heights and widths,
+        int64 `(N,)` channels as TensorFlow decodes them (1, 3 or 4; a
+        gray+alpha PNG counts as 1, a palette PNG or a GIF as 3), and the
+        `(N,)` formats, keys of `DECODABLE`.
 
     Raises:
         ValueError: for the first bad file by path, in one line naming it, its
@@ -49,8 +53,8 @@ def inspect_images(paths):
         raise ValueError(
             f"Corrupt image {bad[0][0]}: {bad[0][1]}{more}. Remove or replace it."
         )
-    info = np.array(rows, np.int64).reshape(-1, 3)
-    return info[:, :2], info[:, 2]
+    info = np.array([row[:3] for row in rows], np.int64).reshape(-1, 3)
+    return info[:, :2], info[:, 2], np.array([row[3] for row in rows], str)
 
 
 def _inspect_chunk(paths):
@@ -58,7 +62,7 @@ def _inspect_chunk(paths):
 
 
 def _inspect(path):
-    """`(height, width, channels)` of an image file, or why it is bad."""
+    """`(height, width, channels, format)` of an image file, or why it is bad."""
     try:
         with open(path, "rb") as f:
             head = f.read(_HEAD)
@@ -70,9 +74,10 @@ def _inspect(path):
         return f"cannot be read ({error.strerror})"
     if not head:
         return "empty file"
-    for magic, parse in _PARSERS:
+    for magic, name, parse in _PARSERS:
         if head.startswith(magic):
-            return parse(head, tail[-_TAIL:], size, path)
+            found = parse(head, tail[-_TAIL:], size, path)
+            return found if isinstance(found, str) else (*found, name)
     return f"not a JPEG, PNG, BMP or GIF image (it starts with {head[:8]!r})"
 
 
@@ -155,9 +160,9 @@ def _bmp(head, tail, size, path):
 
 
 _PARSERS = (
-    (b"\xff\xd8\xff", _jpeg),
-    (b"\x89PNG\r\n\x1a\n", _png),
-    (b"GIF87a", _gif),
-    (b"GIF89a", _gif),
-    (b"BM", _bmp),
+    (b"\xff\xd8\xff", "jpeg", _jpeg),
+    (b"\x89PNG\r\n\x1a\n", "png", _png),
+    (b"GIF87a", "gif", _gif),
+    (b"GIF89a", "gif", _gif),
+    (b"BM", "bmp", _bmp),
 )

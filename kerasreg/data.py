@@ -1,96 +1,203 @@
-"""Datasets for kerasreg: bundled digits, MNIST / CIFAR-10 when present, `.npz` files.
+"""Datasets for kerasreg: arrays, image folders and `tf.data` pipelines.
 
-Every loader returns a `Dataset` of float32 images in [0, 1] shaped
-(N, H, W, C) and integer labels, so models, examples, benchmarks and the CLI
-can treat all sources alike. The default source everywhere is `"digits"`,
-scikit-learn's bundled 8x8 handwritten digits, which needs no network.
+`load(source)` gives every source the same interface (`BaseDataset`): the
+facts a model builder needs (`class_names`, `input_shape`, `num_classes`),
+the range of its images (`value_range`), the split sizes (`num_train`,
+`num_test`) and `batches(split)`, a batched, prefetched `tf.data.Dataset`
+of `(float32 images, int64 labels)`. Workflows read data through
+`batches()`, scaled by `input_scale(model, dataset)`, so arrays in memory,
+folders streamed from disk and the user's own pipelines look alike to them.
+
+- `Dataset`: arrays in memory (`x_train`, `y_train`, `x_test`, `y_test`),
+  float32 in [0, 1]: `"digits"` (scikit-learn's bundled 8x8 digits, the
+  default everywhere, no network), `"mnist"`, `"cifar10"`, `.npz` files.
+- `ImageFolderDataset`: a folder of class folders, float32 in [0, 255] like
+  `keras.utils.image_dataset_from_directory`, decoded from disk.
+- `PipelineDataset`: a `tf.data.Dataset` of `(image, label)` pairs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import sys
+import zipfile
 
 import numpy as np
 
-__all__ = ["Dataset", "load", "validation_split", "SOURCES"]
+from kerasreg._dataset import BaseDataset, Dataset, PipelineDataset
+from kerasreg._image_folder import ImageFolderDataset, load_image_folder
+
+__all__ = [
+    "BaseDataset",
+    "Dataset",
+    "ImageFolderDataset",
+    "PipelineDataset",
+    "SOURCES",
+    "input_scale",
+    "load",
+    "validation_split",
+]
 
 SOURCES = ("digits", "mnist", "cifar10")
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-@dataclasses.dataclass(frozen=True)
-class Dataset:
-    """Train and test arrays plus the facts a model builder needs.
+def load(
+    source="digits",
+    *,
+    seed=0,
+    image_size=None,
+    color_mode=None,
+    cache_bytes=None,
+    test=None,
+    class_names=None,
+    value_range=None,
+):
+    """Load a dataset from a name, a file, a folder or a `tf.data` pipeline.
 
-    Attributes:
-        x_train, y_train, x_test, y_test: float32 images (N, H, W, C) in
-            [0, 1] and int64 labels (N,).
-        class_names: one printable name per class.
-        input_shape: `(H, W, C)`, ready for `keras.Input`.
-        num_classes: number of classes.
-    """
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: tuple
-    input_shape: tuple
-    num_classes: int
-
-    def __repr__(self):
-        return (
-            f"Dataset(train={len(self.x_train)}, test={len(self.x_test)}, "
-            f"input_shape={self.input_shape}, num_classes={self.num_classes})"
-        )
-
-
-def load(source="digits", *, seed=0):
-    """Load a dataset as float32 (N, H, W, C) images in [0, 1].
+    Array sources (`"digits"`, `"mnist"`, `"cifar10"`, `.npz` files) give a
+    `Dataset` of float32 images in [0, 1]. An image folder gives an
+    `ImageFolderDataset` of float32 images in [0, 255], read from disk
+    batch by batch; it holds either `train/` and `test/` folders of class
+    folders (`val/` or `validation/` count as the test split when there is
+    no `test/`), or class folders only, split 80/20 per class by `seed`.
+    Every file is checked before anything else happens (see
+    `docs/data.md`). A `tf.data.Dataset` of `(image, label)` pairs gives a
+    `PipelineDataset`.
 
     Args:
         source: `"digits"` (bundled with scikit-learn, no network),
             `"mnist"`, `"cifar10"` (through `keras.datasets`, which needs a
-            cached copy in `~/.keras/datasets` or the network), or a path to
-            an `.npz` file holding `x_train`, `y_train`, `x_test`, `y_test`.
-            Defaults to `"digits"`.
-        seed: seed of the stratified 80/20 split of `"digits"`. Defaults
-            to `0`.
+            cached copy in `~/.keras/datasets` or the network), the path of
+            an `.npz` file holding `x_train`, `y_train`, `x_test`, `y_test`,
+            the path of an image folder, or a `tf.data.Dataset`. Defaults
+            to `"digits"`.
+        seed: seed of the stratified 80/20 split of `"digits"` and of
+            folders without `train/` and `test/`. Defaults to `0`.
+        image_size: folders only: `(height, width)` to resize every image
+            to (bilinear, as Keras does). Defaults to `None`: the size all
+            images share.
+        color_mode: folders only: `"grayscale"`, `"rgb"` or `"rgba"`, to
+            convert every image to. Defaults to `None`: the files' own.
+        cache_bytes: folders only: a split whose decoded images take at
+            most this many bytes is cached in memory after its first epoch;
+            a larger one is decoded from disk every epoch. Defaults to
+            `None` (1 GiB).
+        test: `tf.data` only: the held-out pipeline. Defaults to `None`.
+        class_names: `tf.data` only: the class names, in label order.
+            Defaults to `None` (see `PipelineDataset`).
+        value_range: `tf.data` only: `255.0` or `1.0`, the top of the
+            images' range. Defaults to `None` (see `PipelineDataset`).
 
     Returns:
-        A `Dataset`.
+        A `Dataset`, `ImageFolderDataset` or `PipelineDataset`; a dataset
+        passed as `source` is returned as it is.
 
     Raises:
-        ValueError: for an unknown source, missing `.npz` keys, mismatched
-            lengths, NaN inputs or labels outside `[0, num_classes)`.
-        FileNotFoundError: when MNIST or CIFAR-10 are neither cached nor
-            downloadable; the message says where to put the files.
+        ValueError: for an unknown source, an option the source does not
+            take, a bad `.npz` file (missing keys, mismatched lengths, NaN
+            inputs, labels outside `[0, num_classes)`) or a bad folder.
+        FileNotFoundError: for a path that does not exist, or when MNIST
+            or CIFAR-10 are neither cached nor downloadable; the message
+            says where to put the files.
 
     Example:
 
     >>> data = load("digits")
-    >>> data.x_train.shape[1:], data.num_classes
-    ((8, 8, 1), 10)
+    >>> data.x_train.shape[1:], data.num_classes, data.value_range
+    ((8, 8, 1), 10, 1.0)
     """
-    source = os.fspath(source)
-    if source == "digits":
+    if isinstance(source, BaseDataset):
+        return source
+    folder = {"image_size": image_size, "color_mode": color_mode}
+    folder["cache_bytes"] = cache_bytes
+    pipeline = {"test": test, "class_names": class_names, "value_range": value_range}
+    if _is_tf_dataset(source):
+        _refuse(folder, "image folders", "a tf.data.Dataset")
+        return PipelineDataset(
+            source, test, class_names=class_names, value_range=value_range
+        )
+    _refuse(pipeline, "tf.data.Dataset sources", repr(source))
+    path = os.path.expanduser(os.fspath(source))
+    if path not in SOURCES and os.path.isdir(path):
+        return load_image_folder(path, seed=seed, **folder)
+    _refuse(folder, "image folders", repr(source))
+    if path == "digits":
         return _load_digits(seed)
-    if source in ("mnist", "cifar10"):
-        return _load_keras_dataset(source)
-    if source.endswith(".npz") or os.path.isfile(source):
-        return _load_npz(source)
+    if path in ("mnist", "cifar10"):
+        return _load_keras_dataset(path)
+    if path.endswith(".npz") or os.path.isfile(path):
+        return _load_npz(path)
+    if "/" in path or os.sep in path:
+        raise FileNotFoundError(f"No such file or directory: source={path!r}")
     raise ValueError(
-        f"Unknown data source: source={source!r}. Expected one of "
-        f"{', '.join(SOURCES)} or a path to an .npz file."
+        f"Unknown data source: source={path!r}. Expected one of "
+        f"{', '.join(SOURCES)}, the path of an .npz file or of an image folder, "
+        "or a tf.data.Dataset."
     )
+
+
+def input_scale(model, dataset):
+    """The factor to multiply a dataset's images by before they enter a model.
+
+    The rule: a model whose first layer after its input (looking inside
+    nested models) is `keras.layers.Rescaling` takes images in [0, 255], as
+    Keras's applications and tutorials do; any other model takes images in
+    [0, 1], as kerasreg's own models do. The factor is the top of that
+    range over the dataset's `value_range`:
+
+    | dataset | `value_range` | model starts with `Rescaling` | other model |
+    |---|---|---|---|
+    | image folder | 255 | 1 | 1/255 |
+    | arrays (digits, mnist, cifar10, .npz) | 1 | 255 | 1 |
+
+    Pass the factor as `dataset.batches(split, scale=...)`.
+
+    Args:
+        model: a `keras.Model`.
+        dataset: a kerasreg dataset, or anything with a `value_range`.
+
+    Returns:
+        The factor, a float.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255)])
+    >>> input_scale(model, load("digits"))
+    255.0
+    """
+    import keras
+
+    from kerasreg._layer_tree import leaf_layers
+
+    first = next(
+        (x for x in leaf_layers(model) if not isinstance(x, keras.layers.InputLayer)),
+        None,
+    )
+    expected = 255.0 if isinstance(first, keras.layers.Rescaling) else 1.0
+    return expected / float(dataset.value_range)
+
+
+def _is_tf_dataset(source):
+    tf = sys.modules.get("tensorflow")  # a tf.data.Dataset means TF is loaded
+    return tf is not None and isinstance(source, tf.data.Dataset)
+
+
+def _refuse(options, applies_to, source):
+    for name, value in options.items():
+        if value is not None:
+            raise ValueError(
+                f"{name}= applies to {applies_to} only. "
+                f"Received: {name}={value!r} with source={source}"
+            )
 
 
 def validation_split(x, y, rate=0.2, seed=0):
     """Shuffle, then hold out the first `rate` of the samples for validation.
 
-    This is seed 001's procedure: hyperparameters are scored on data split
-    off the training set, never on the test set.
+    Hyperparameters are scored on data split off the training set this way,
+    never on the test set.
 
     Args:
         x: inputs, first axis is the sample axis.
@@ -164,15 +271,36 @@ def _load_keras_dataset(name):
 def _load_npz(path):
     if not os.path.isfile(path):
         raise ValueError(f"No such .npz file: source={path!r}")
-    with np.load(path, allow_pickle=False) as archive:
-        missing = [key for key in _NPZ_KEYS if key not in archive.files]
-        if missing:
-            raise ValueError(
-                f"{path} is missing the keys {missing}. An .npz source needs "
-                f"{', '.join(_NPZ_KEYS)}; found {sorted(archive.files)}."
-            )
-        arrays = [archive[key] for key in _NPZ_KEYS]
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # an .npz is a zip file
+        raise ValueError(
+            f"{path} is not an .npz archive: expected a file written by "
+            f"numpy.savez holding {', '.join(_NPZ_KEYS)}."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in _NPZ_KEYS if key not in archive.files]
+            if missing:
+                raise ValueError(
+                    f"{path} is missing the keys {missing}. An .npz source needs "
+                    f"{', '.join(_NPZ_KEYS)}; found {sorted(archive.files)}."
+                )
+            arrays = [_npz_array(archive, key, path) for key in _NPZ_KEYS]
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        message = " ".join(str(error).split())
+        raise ValueError(f"{path} is not a readable .npz archive: {message}") from None
     return _finish(*arrays, class_names=None)
+
+
+def _npz_array(archive, key, path):
+    try:
+        return archive[key]
+    except ValueError:  # numpy refuses object arrays; its advice is unsafe
+        raise ValueError(
+            f"{path}: {key} holds Python objects, not numbers; save it as a "
+            "numeric array with numpy.savez."
+        ) from None
 
 
 def _to_images(x, name):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasreg import _io
-from kerasreg._io import save_figure
+from kerasreg._io import pyplot, save_figure
 from kerasreg.metrics import count_flops, count_params, measure_latency, saved_size
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "print_table",
     "plot_curves",
     "save_figure",
+    "pyplot",
 ]
 
 

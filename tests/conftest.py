@@ -15,4 +15,3 @@ def digits():
     from kerasreg import data
 
     return data.load("digits")
-

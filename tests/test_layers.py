@@ -6,6 +6,7 @@ import pytest
 from keras.src import testing
 
 from kerasreg import layers as L
+from kerasreg._layer_tree import walk_layers
 from kerasreg import models
 from kerasreg.testing import assert_roundtrip
 
@@ -154,7 +155,7 @@ def test_norm_layer_kinds():
 def _bn_layers(model):
     return [
         layer
-        for layer in L._walk(model)
+        for layer in walk_layers(model)
         if isinstance(layer, keras.layers.BatchNormalization)
     ]
 

@@ -102,7 +102,9 @@ def test_private_modules_and_names_stay_in_their_package():
         for target, name, line in _imports(module):
             owner = _package_of(target)
             private_module = target.rpartition(".")[2].startswith("_")
-            private_name = name is not None and name.startswith("_") and not name.startswith("__")
+            private_name = (
+                name is not None and name.startswith("_") and not name.startswith("__")
+            )
             inside = home == owner or home.startswith(owner + ".")
             if private_module and not inside:
                 crossings.append(f"{module}:{line} imports {target}")

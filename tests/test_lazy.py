@@ -115,12 +115,16 @@ def test_import_kerasreg_loads_no_tensorflow():
 def test_unknown_name_is_an_attribute_error():
     import kerasreg
 
-    with pytest.raises(AttributeError, match="module 'kerasreg' has no attribute 'nope'"):
+    with pytest.raises(
+        AttributeError, match="module 'kerasreg' has no attribute 'nope'"
+    ):
         kerasreg.nope  # noqa: B018
 
 
 def test_a_name_listed_twice_is_refused():
     from kerasreg import _lazy
 
-    with pytest.raises(ValueError, match=r"listed both as a name and a submodule: \['x'\]"):
+    with pytest.raises(
+        ValueError, match=r"listed both as a name and a submodule: \['x'\]"
+    ):
         _lazy.attach("kerasreg", {"x": "data"}, ("x",))

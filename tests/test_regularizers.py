@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from kerasreg import layers as L
+from kerasreg._layer_tree import walk_layers
 from kerasreg import models, regularizers
 from kerasreg.testing import assert_roundtrip
 
@@ -15,7 +16,7 @@ def _images(n=4, seed=0):
 
 def _kernel_sums(model, types=(keras.layers.Conv2D, keras.layers.Dense)):
     kernels = [
-        layer.kernel.numpy() for layer in L._walk(model) if isinstance(layer, types)
+        layer.kernel.numpy() for layer in walk_layers(model) if isinstance(layer, types)
     ]
     return sum(np.abs(k).sum() for k in kernels), sum((k**2).sum() for k in kernels)
 

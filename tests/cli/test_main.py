@@ -49,7 +49,10 @@ def test_train_end_to_end_writes_artefacts(tmp_path):
         assert (out / name).stat().st_size > 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.3  # chance is 0.1
-    assert metrics["params"] > 0 and metrics["flops"] > 0 and metrics["latency_ms"] > 0
+    # cnn-tiny: Conv(8)-BN on 8x8x1, then Dense(10): 80 + 32 + 1,290 + ... weights.
+    assert metrics["params"] == 1970
+    assert metrics["flops"] == 23680
+    assert metrics["latency_ms"] > 0
     history = json.loads((out / "history.json").read_text())
     assert len(history["loss"]) == 2 and "val_accuracy" in history
     import keras

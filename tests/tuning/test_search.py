@@ -388,7 +388,7 @@ def test_cli_tune_prints_progress_and_writes_the_report(tmp_path, capsys):
 @pytest.mark.slow
 def test_distributed_chief_and_two_workers(tmp_path):
     example = os.path.join(
-        os.path.dirname(__file__), "..", "examples", "distributed_tuning.py"
+        os.path.dirname(__file__), "..", "..", "examples", "distributed_tuning.py"
     )
     done = subprocess.run(
         [

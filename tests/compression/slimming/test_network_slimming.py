@@ -234,7 +234,7 @@ def test_slim_then_shrink_keeps_predictions(digits):
 def test_mark_channels_coupled_ranks_by_the_whole_class():
     from kerasreg.compression import shrink
 
-    from .test_surgery import residual_model
+    from tests.compression.surgery.test_rebuild import residual_model
 
     model = residual_model()
     stem, a2 = model.get_layer("stem_bn"), model.get_layer("a2_bn")
