@@ -62,7 +62,10 @@ def test_run_through_graph_calls_the_hook_for_every_operation():
 
 
 def test_scale_loss_for_distribution_is_identity_on_one_device():
-    assert float(compat.scale_loss_for_distribution(keras.ops.convert_to_tensor(3.0))) == 3.0
+    assert (
+        float(compat.scale_loss_for_distribution(keras.ops.convert_to_tensor(3.0)))
+        == 3.0
+    )
 
 
 def test_mirrored_strategy_key_base_is_restored():

@@ -6,8 +6,8 @@ import pytest
 from keras.src import testing
 
 from kerasreg import layers as L
-from kerasreg._layer_tree import walk_layers
 from kerasreg import models
+from kerasreg._layer_tree import walk_layers
 from kerasreg.testing import assert_roundtrip
 
 

@@ -4,9 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from kerasreg import layers as L
-from kerasreg._layer_tree import walk_layers
 from kerasreg import models, regularizers
+from kerasreg._layer_tree import walk_layers
 from kerasreg.testing import assert_roundtrip
 
 

@@ -233,7 +233,6 @@ def test_slim_then_shrink_keeps_predictions(digits):
 
 def test_mark_channels_coupled_ranks_by_the_whole_class():
     from kerasreg.compression import shrink
-
     from tests.compression.surgery.test_rebuild import residual_model
 
     model = residual_model()
