@@ -121,3 +121,30 @@ def check_writable(out):
         ) from None
     if not os.access(out, os.W_OK):
         raise OSError(f"The output directory is not writable: out={out!r}")
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Send what C++ code writes to file descriptor 2 to /dev/null, meanwhile.
+
+    TensorFlow's start-up notices (CUDA, CPU features), the TFLite
+    converter's "fully_quantize: 0, inference_type: 6 ..." lines and the
+    interpreter's "Created TensorFlow Lite XNNPACK delegate" bypass Python's
+    logging. Python exceptions still propagate. Set the environment
+    variable `KERASREG_VERBOSE=1` (the CLI's `--verbose`) to see it all.
+    """
+    if os.environ.get("KERASREG_VERBOSE"):
+        yield
+        return
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -1,7 +1,7 @@
 """Early stopping with a check period in steps and a cumulative count.
 
 Keras's `EarlyStopping` checks once per epoch and stops after `patience`
-*consecutive* checks without improvement. The seeds describe two more
+*consecutive* checks without improvement. The notes describe two more
 knobs:
 
 - the regularization notes (早期終了のアルゴリズム, 周期): the check period is a number of
@@ -71,10 +71,16 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
 
     Example:
 
+    >>> data = kerasreg.load("digits")
+    >>> model = kerasreg.training.compile_model(
+    ...     kerasreg.models.build("cnn-tiny", (8, 8, 1), 10))
     >>> stop = EarlyStopping(patience=3, count="cumulative",
-    ...                      check_every_n_steps=20,
-    ...                      validation_data=(x_val, y_val))
-    >>> model.fit(x, y, epochs=50, callbacks=[stop])  # doctest: +SKIP
+    ...                      check_every_n_steps=5,
+    ...                      validation_data=(data.x_test, data.y_test))
+    >>> history = model.fit(data.x_train, data.y_train, epochs=2,
+    ...                     callbacks=[stop], verbose=0)
+    >>> len(stop.history)  # 2 epochs of 45 steps (batch 32), a check every 5
+    18
     """
 
     def __init__(

@@ -86,7 +86,7 @@ class DropConnectDense(_DropConnect, keras.layers.Dense):
     Example:
 
     >>> layer = DropConnectDense(4, rate=0.3, seed=0)
-    >>> layer(np.ones((2, 3)), training=True).shape
+    >>> tuple(layer(np.ones((2, 3)), training=True).shape)
     (2, 4)
 
     Reference:
@@ -121,7 +121,7 @@ class DropConnectConv2D(_DropConnect, keras.layers.Conv2D):
     Example:
 
     >>> layer = DropConnectConv2D(4, 3, rate=0.2, padding="same")
-    >>> layer(np.ones((1, 8, 8, 1))).shape
+    >>> tuple(layer(np.ones((1, 8, 8, 1))).shape)
     (1, 8, 8, 4)
 
     Reference:
@@ -158,7 +158,7 @@ class WeightNoise(keras.layers.Wrapper):
     Example:
 
     >>> layer = WeightNoise(keras.layers.Dense(4), stddev=0.05, seed=0)
-    >>> layer(np.ones((2, 3)), training=True).shape
+    >>> tuple(layer(np.ones((2, 3)), training=True).shape)
     (2, 4)
 
     Reference:

@@ -41,12 +41,36 @@ def load_model(path, **kwargs):
     Returns:
         The loaded `keras.Model`.
 
+    Raises:
+        FileNotFoundError: when `path` does not exist.
+        ValueError: when the file is not a readable `.keras` model (a
+            corrupt or truncated file, or another format), in one line.
+
     Example:
 
     >>> import kerasreg
     >>> model = kerasreg.load_model("runs/digits/model.keras")  # doctest: +SKIP
     """
+    import os
+    import zipfile
+
     import keras
 
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such model file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is not a readable .keras model: it is not a Keras v3 "
+            "archive (a zip file), so it is corrupt, truncated or another format."
+        )
     register_all()
-    return keras.saving.load_model(path, **kwargs)
+    try:
+        return keras.saving.load_model(path, **kwargs)
+    except Exception as error:  # a damaged archive fails in many ways
+        reason = (
+            str(error).strip().splitlines()[0][:200]
+            if str(error)
+            else type(error).__name__
+        )
+        raise ValueError(f"{path} is not a readable .keras model ({reason})") from None

@@ -17,10 +17,12 @@ from kerasreg import data as data_lib
 from kerasreg import models as models_lib
 from kerasreg._choices import PRECISIONS
 from kerasreg.distribute import fitting
+from kerasreg.models import recipes
 
 __all__ = [
     "compile_model",
     "evaluate_accuracy",
+    "evaluate",
     "fit",
     "train",
     "TrainResult",
@@ -36,12 +38,15 @@ def compile_model(model, learning_rate=1e-3, weight_decay=None, **kwargs):
         learning_rate: Adam learning rate. Defaults to `1e-3`.
         weight_decay: decoupled weight decay (AdamW) when set. Defaults to
             `None`.
-        **kwargs: passed to `model.compile`.
+        **kwargs: passed to `model.compile`; an `optimizer` given here
+            replaces Adam.
 
     Returns:
         The model, compiled.
     """
-    if weight_decay:
+    if "optimizer" in kwargs:
+        optimizer = kwargs.pop("optimizer")
+    elif weight_decay:
         optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
     else:
         optimizer = keras.optimizers.Adam(learning_rate)
@@ -79,14 +84,17 @@ def train(
     verbose="auto",
     strategy=None,
     precision=None,
+    recipe=None,
 ):
     """Train a model on a dataset, evaluate it, and optionally save artefacts.
 
     Args:
-        model: a reference model name (see `kerasreg.models.MODELS`) or a
-            `keras.Model` that outputs logits. Defaults to `"resnet"`.
-        data: a `kerasreg.data` source or a `Dataset`. Defaults to
-            `"digits"`.
+        model: a reference model name (see `kerasreg.models.MODELS`), the
+            path of a `.keras` file, or a `keras.Model` that outputs
+            logits. Defaults to `"resnet"`.
+        data: anything `kerasreg.data.load` takes: a source name, an
+            `.npz` file, an image folder, a `tf.data.Dataset` or a loaded
+            dataset. Defaults to `"digits"`.
         epochs: training epochs. Defaults to `10`.
         batch_size: batch size. Defaults to `64`.
         learning_rate: Adam learning rate. Defaults to `1e-3`.
@@ -105,6 +113,12 @@ def train(
         precision: `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`: the
             `keras.mixed_precision` dtype policy the model is built with.
             Defaults to `None` (the current global policy).
+        recipe: a `kerasreg.models.recipes.Recipe`, or the name of a model
+            that has one (`"resnet20"`, ...): SGD with momentum and cosine
+            decay over `epochs`, coupled weight decay, its batch size, and
+            pad-and-crop plus flip augmentation in the input pipeline.
+            `learning_rate` and `batch_size` are then the recipe's.
+            Defaults to `None` (Adam at `learning_rate`, no augmentation).
 
     Returns:
         A `TrainResult`: the metrics dict (`test_accuracy`, `params`,
@@ -120,13 +134,21 @@ def train(
         raise ValueError(f"Expected epochs >= 1. Received: epochs={epochs}")
     if out is not None:
         _io.check_writable(out)
-    dataset = data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
+    dataset = data_lib.load(data)
     keras.utils.set_random_seed(seed)
     strategy = fitting.resolve(strategy)
+    augment = None
+    if recipe is not None:
+        recipe = _recipe(recipe, epochs)
+        batch_size = recipe.batch_size
+        augment = recipes.augmentation_function(recipe, seed, dataset.input_shape)
     with fitting.training_scope(strategy, precision):
-        if isinstance(model, str):
-            model = models_lib.build(model, dataset.input_shape, dataset.num_classes)
-        if not model.compiled:
+        model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
+        if recipe is not None:
+            steps = -(-dataset.num_train // batch_size)
+            model = recipes.apply_weight_decay(model, recipe)
+            compile_model(model, optimizer=recipes.make_optimizer(recipe, steps))
+        elif not model.compiled:
             compile_model(model, learning_rate)
     history = fit(
         model,
@@ -136,6 +158,8 @@ def train(
         callbacks=callbacks,
         verbose=verbose,
         strategy=strategy,
+        augment=augment,
+        seed=seed,
     )
     if fitting.is_parameter_server(strategy):
         model = compile_model(fitting.local_copy(model, precision), learning_rate)
@@ -152,15 +176,22 @@ def fit(
     validation=True,
     verbose=0,
     strategy=None,
+    augment=None,
+    seed=0,
+    scale=None,
 ):
-    """Fit a compiled model on a `Dataset`; the one fit path of kerasreg.
+    """Fit a compiled model on a dataset; the one fit path of kerasreg.
 
     Every workflow (train, slim, sweep, prune, distil, compress) trains
     through here, so they all read data, validate and report the same way.
+    Images reach the model in the range it expects (`data.input_scale`).
+    Arrays in memory (`data.Dataset`) go to `model.fit` as arrays; folders
+    and `tf.data` pipelines go as shuffled, prefetched `tf.data` batches,
+    streamed from disk or cached (see `docs/data.md`).
 
     Args:
         model: a compiled `keras.Model`.
-        dataset: a `kerasreg.data.Dataset`.
+        dataset: a `kerasreg.data` dataset (or anything `data.load` takes).
         epochs: training epochs.
         batch_size: batch size. Defaults to `64`.
         callbacks: Keras callbacks. Defaults to none.
@@ -169,6 +200,13 @@ def fit(
         verbose: passed to `fit`. Defaults to `0`.
         strategy: the `tf.distribute.Strategy` the model was built under
             (see `kerasreg.distribute.training_scope`). Defaults to `None`.
+        augment: a callable mapped over batches of training images in the
+            input pipeline (e.g. `models.recipes.augmentation_layers`), so
+            the model itself carries no augmentation. Defaults to `None`.
+        seed: shuffling seed of streamed data. Defaults to `0`.
+        scale: the factor images are multiplied by. Defaults to `None`:
+            `data.input_scale(model, dataset)` (a `Distiller` passes its
+            student's).
 
     Returns:
         The history as a dict of lists of Python floats.
@@ -180,24 +218,79 @@ def fit(
     >>> sorted(fit(model, data, epochs=1))
     ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
-    history = fitting.fit(
-        model,
-        dataset.x_train,
-        dataset.y_train,
+    dataset = data_lib.load(dataset)
+    if scale is None:
+        scale = data_lib.input_scale(model, dataset)
+    kwargs = dict(
         strategy=strategy,
-        validation_data=(dataset.x_test, dataset.y_test) if validation else None,
         epochs=epochs,
-        batch_size=batch_size,
         callbacks=list(callbacks or []),
         verbose=verbose,
     )
+    if isinstance(dataset, data_lib.Dataset) and augment is None:
+        x_test, y_test = dataset.x_test, dataset.y_test
+        x_train = dataset.x_train
+        if scale != 1:
+            x_train, x_test = x_train * scale, x_test * scale
+        history = fitting.fit(
+            model,
+            x_train,
+            dataset.y_train,
+            validation_data=(x_test, y_test) if validation else None,
+            batch_size=batch_size,
+            **kwargs,
+        )
+    else:
+        train = dataset.batches(
+            "train", batch_size, shuffle=True, seed=seed, scale=scale, augment=augment
+        )
+        test = dataset.batches("test", 256, scale=scale) if validation else None
+        # Shuffled in the pipeline, so `fit` is told not to (it cannot).
+        history = fitting.fit(
+            model, train, None, validation_data=test, shuffle=False, **kwargs
+        )
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+def evaluate(model, dataset, split="test", batch_size=256):
+    """Top-1 accuracy of `model` on a split, in inference mode.
+
+    The images are fed in the range the model expects
+    (`data.input_scale`), batch by batch, so a folder is never read whole.
+
+    Args:
+        model: a `keras.Model` that outputs logits or probabilities.
+        dataset: a `kerasreg.data` dataset (or anything `data.load` takes).
+        split: `"test"` or `"train"`. Defaults to `"test"`.
+        batch_size: images per batch. Defaults to `256`.
+
+    Returns:
+        The accuracy, a float in [0, 1].
+
+    Example:
+
+    >>> data = kerasreg.load("digits")
+    >>> model = kerasreg.models.build("cnn-tiny", (8, 8, 1), 10)
+    >>> 0.0 <= evaluate(model, data) <= 1.0
+    True
+    """
+    dataset = data_lib.load(dataset)
+    scale = data_lib.input_scale(model, dataset)
+    if isinstance(dataset, data_lib.Dataset):
+        x, y = dataset.to_arrays(split)
+        return evaluate_accuracy(model, x * scale if scale != 1 else x, y, batch_size)
+    correct = total = 0
+    for x, y in dataset.batches(split, batch_size, scale=scale):
+        logits = model.predict_on_batch(x)
+        correct += int(np.sum(np.argmax(logits, axis=-1) == y.numpy()))
+        total += int(y.shape[0])
+    return correct / max(total, 1)
 
 
 def _finish(model, dataset, history, epochs, out):
     """Evaluate, measure and save a trained model; build the `TrainResult`."""
     result = TrainResult(
-        test_accuracy=evaluate_accuracy(model, dataset.x_test, dataset.y_test),
+        test_accuracy=evaluate(model, dataset),
         params=metrics.count_params(model),
         flops=metrics.count_flops(model),
         latency_ms=1e3 * metrics.measure_latency(model, batch_size=1, repeats=30),
@@ -211,3 +304,12 @@ def _finish(model, dataset, history, epochs, out):
         _io.write_json(os.path.join(out, "metrics.json"), dict(result))
         report.plot_curves(result.history, os.path.join(out, "curves.png"))
     return result
+
+
+def _recipe(recipe, epochs):
+    """A `Recipe` (by value or model name) whose cosine decay spans `epochs`."""
+    import dataclasses
+
+    if isinstance(recipe, str):
+        recipe = recipes.recipe_for(recipe)
+    return dataclasses.replace(recipe, epochs=epochs)

@@ -63,17 +63,16 @@ def _import_tensorflow_quietly():
 
     TensorFlow prints CUDA and CPU-feature notices on file descriptor 2
     before its logging is set up; they are noise on a CPU machine. Python
-    errors raised by the import still reach the user.
+    errors raised by the import still reach the user; `--verbose` shows
+    the notices.
     """
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    from kerasreg._io import quiet_native_stderr
+
+    with quiet_native_stderr():
         import tensorflow as tf
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+
+        # Devices are set up on first use, when CUDA reports its absence.
+        tf.config.list_logical_devices()
     # Retracing notices when many models are evaluated in one run are noise.
     tf.get_logger().setLevel("ERROR")
 
@@ -85,6 +84,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
+    if getattr(args, "verbose", False):
+        os.environ["KERASREG_VERBOSE"] = "1"
     _import_tensorflow_quietly()
     _, run = _COMMANDS[args.command]
     try:

@@ -22,13 +22,13 @@ def _common_data_args(parser, model_default="resnet"):
     parser.add_argument(
         "--data",
         default="digits",
-        help="digits (bundled), mnist, cifar10, or a path to an .npz file "
-        "(default: digits)",
+        help="digits (bundled), mnist, cifar10, an .npz file, or an image folder "
+        "(class folders, or train/ and test/ of class folders) (default: digits)",
     )
     parser.add_argument(
         "--model",
         default=model_default,
-        help=f"reference model name (default: {model_default})",
+        help=f"a reference model name or a .keras file (default: {model_default})",
     )
     parser.add_argument("--epochs", type=int, default=10, help="(default: 10)")
     parser.add_argument("--batch-size", type=int, default=64, help="(default: 64)")
@@ -39,13 +39,21 @@ def _common_data_args(parser, model_default="resnet"):
     parser.add_argument("--out", required=True, help="output directory")
 
 
-def _check_model_name(name):
+def _check_model_name(name, *, files=True):
+    """Refuse, in one line, a model that is neither a name nor a `.keras` file."""
+    import os
+
     from kerasreg import models
 
-    if name not in models.MODELS:
-        raise _UsageError(
-            f"unknown model {name!r}; choose one of {', '.join(models.MODELS)}"
-        )
+    if name in models.MODELS:
+        return
+    if files and (name.endswith(".keras") or os.path.sep in name):
+        if not os.path.isfile(name):
+            raise _UsageError(f"no such model file: {name}")
+        return
+    choices = ", ".join(models.MODELS)
+    also = ", or the path of a .keras file" if files else ""
+    raise _UsageError(f"unknown model {name!r}; choose one of {choices}{also}")
 
 
 def _print_metrics(metrics):

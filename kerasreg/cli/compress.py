@@ -23,6 +23,11 @@ def add_compress(subparsers):
     parser.add_argument(
         "--restart", action="store_true", help="ignore finished stages in --out"
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show TensorFlow's and the TFLite converter's own output",
+    )
     for field, kind, default, help in flag_fields():
         if isinstance(default, tuple):
             default = ",".join(default)
@@ -42,18 +47,14 @@ def run_compress(args):
     flags = {
         k: v
         for k, v in vars(args).items()
-        if v is not None and k not in ("command", "out", "config", "restart")
+        if v is not None and k not in ("command", "out", "config", "restart", "verbose")
     }
     settings.update(flags)
     config = pipeline.CompressConfig(**settings)  # validated before training
     result = pipeline.compress(args.out, config, restart=args.restart)
     print(pipeline.stage_table(result["rows"]))
-    targets = result["targets"]
-    if targets:
-        print(
-            f"int8 file: {targets['size_reduction_x']:.1f}x smaller than the float32 "
-            f"baseline file, accuracy drop {targets['accuracy_drop_points']:.2f} points"
-        )
+    if result["summary"]:
+        print(result["summary"]["sentence"])
     print(f"Saved models, .tflite files, metrics.json and report.html to {args.out}")
 
 

@@ -54,7 +54,8 @@ def add_tune(subparsers):
 def run_tune(args):
     from kerasreg import tuning
 
-    _check_model_name(args.model)
+    # A .keras model has no width to search: only its slimming λ.
+    _check_model_name(args.model, files=args.pareto == "slimming_l1")
     if args.pareto:
         result = tuning.pareto_search(
             args.model,

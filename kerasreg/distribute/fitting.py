@@ -81,12 +81,20 @@ def fit(model, x, y, *, strategy=None, **kwargs):
 
     Args:
         model: a compiled `keras.Model`, built in `training_scope(strategy)`.
-        x, y: training inputs and labels.
+        x, y: training inputs and labels, or a `tf.data.Dataset` of
+            `(x, y)` batches and `y=None`.
         strategy: the strategy the model was built under, or `None`.
         **kwargs: `validation_data`, `epochs`, `batch_size`, `callbacks`,
             `verbose`, as for `keras.Model.fit`.
     """
     if is_parameter_server(strategy):
+        if y is None:
+            raise ValueError(
+                "ParameterServerStrategy trains from arrays in memory here; "
+                "for an image folder or a tf.data pipeline, call "
+                "AsyncTrainer.fit(dataset_fn=...) directly."
+            )
+        kwargs.pop("shuffle", None)
         return AsyncTrainer(model, strategy).fit(x, y, **kwargs)
     if strategy is not None and strategy.num_replicas_in_sync > 1:
         synchronize_batchnorm(model)

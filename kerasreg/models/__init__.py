@@ -9,7 +9,8 @@ applies to all of them. Examples, benchmarks, tests and the CLI use these.
 - CIFAR references: `resnet20`, `resnet56` (`resnet_cifar` for any depth),
   `vgg11`, `mobilenetv2`, `resnet50`, with their training recipes in
   `kerasreg.models.recipes`;
-- `build(name, ...)` builds any of them from `MODELS`.
+- `build(name, ...)` builds any of them from `MODELS`; `resolve(model, ...)`
+  also takes a `.keras` path or a `keras.Model`.
 
 BatchNormalization momentum defaults to 0.9 here, not Keras's 0.99: on small
 data such as digits (23 steps an epoch at batch 64) the 0.99 moving averages
@@ -40,6 +41,7 @@ __all__ = [
     "BN_MOMENTUM",
     "MODELS",
     "build",
+    "resolve",
     "cnn",
     "vgg",
     "vgg11",
@@ -99,3 +101,50 @@ def build(name, input_shape, num_classes, **kwargs):
             f"Unknown model: name={name!r}. Expected one of {', '.join(MODELS)}."
         )
     return MODELS[name](tuple(input_shape), int(num_classes), **kwargs)
+
+
+def resolve(model, input_shape, num_classes):
+    """The `keras.Model` a user means: a reference name, a `.keras` path or a model.
+
+    Every workflow that takes a model (`train`, `slim`, `sweep`, `prune`,
+    `distill`, `export`, `compress`) resolves it here, so each accepts all
+    three forms.
+
+    Args:
+        model: a name in `MODELS` (built fresh for the data), the path of
+            a `.keras` file (loaded with every kerasreg object registered;
+            trained or not, preprocessing layers and nested models
+            included), or a `keras.Model` (returned as it is).
+        input_shape: `(H, W, C)` of the data, for a reference name.
+        num_classes: number of classes, for a reference name.
+
+    Returns:
+        A `keras.Model`.
+
+    Raises:
+        ValueError: for an unknown name, or a file that is not a readable
+            `.keras` model.
+        FileNotFoundError: for a `.keras` path that does not exist.
+
+    Example:
+
+    >>> resolve("cnn-tiny", (8, 8, 1), 10).count_params()
+    1970
+    """
+    import os
+
+    import keras
+
+    if isinstance(model, keras.Model):
+        return model
+    if isinstance(model, str) and model in MODELS:
+        return build(model, input_shape, num_classes)
+    path = os.fspath(model)
+    if path.endswith(".keras") or os.path.exists(path):
+        from kerasreg.saving import load_model
+
+        return load_model(path)
+    raise ValueError(
+        f"Unknown model: model={path!r}. Expected one of {', '.join(MODELS)}, "
+        "or the path of a .keras file."
+    )

@@ -32,6 +32,7 @@ __all__ = [
     "make_optimizer",
     "apply_weight_decay",
     "augmentation_layers",
+    "augmentation_function",
 ]
 
 
@@ -279,3 +280,28 @@ def augmentation_layers(recipe, seed, *, image_size=(32, 32)):
     if not layers:
         layers.append(keras.layers.Identity(name="identity"))
     return keras.Sequential(layers, name="cifar_augmentation")
+
+
+def augmentation_function(recipe, seed, input_shape):
+    """`augmentation_layers` as a function of a batch, for `tf.data` maps.
+
+    Args:
+        recipe: a `Recipe`.
+        seed: augmentation seed.
+        input_shape: `(H, W, C)` of the images.
+
+    Returns:
+        `fn(images) -> images`, the layers called with `training=True`.
+
+    Example:
+
+    >>> augment = augmentation_function(recipe_for("resnet20"), 0, (32, 32, 3))
+    >>> tuple(augment(np.ones((2, 32, 32, 3), "float32")).shape)
+    (2, 32, 32, 3)
+    """
+    layers = augmentation_layers(recipe, seed, image_size=tuple(input_shape[:2]))
+
+    def augment(images):
+        return layers(images, training=True)
+
+    return augment

@@ -17,8 +17,10 @@ import keras_tuner as kt
 
 from kerasreg import _io, metrics, report, training
 from kerasreg import data as data_lib
+from kerasreg import models as models_lib
 from kerasreg.tuning import space as _tuning_space
 from kerasreg.tuning.coarse_to_fine import oracle_seed
+from kerasreg.tuning.space import training_arrays
 
 __all__ = ["pareto_front", "ParetoSearch", "ParetoResult", "pareto_search"]
 
@@ -213,7 +215,8 @@ def pareto_search(
     Raises:
         ValueError: for unknown objectives or knob.
     """
-    dataset = data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
+    dataset = data_lib.load(data)
+    user_model = build_fn if isinstance(build_fn, str) else None
     if isinstance(build_fn, str):
         build_fn = _knob_hypermodel(build_fn, dataset, knob)
     if directory is None:
@@ -228,7 +231,7 @@ def pareto_search(
         overwrite=overwrite,
     )
     (x_train, y_train), val = data_lib.validation_split(
-        dataset.x_train, dataset.y_train, rate=validation_rate, seed=seed
+        *training_arrays(dataset, user_model), rate=validation_rate, seed=seed
     )
     keras.utils.set_random_seed(seed)
     tuner.search(
@@ -264,10 +267,17 @@ def _knob_hypermodel(name, dataset, knob):
         return _tuning_space.reference_hypermodel(
             name, dataset.input_shape, dataset.num_classes, knobs=("width",)
         )
-    if knob == "slimming_l1":
+    if knob == "slimming_l1" and name not in models_lib.MODELS:
+        # The user's .keras model: every trial starts from its weights.
+        def base(hp):
+            model = models_lib.resolve(name, dataset.input_shape, dataset.num_classes)
+            return training.compile_model(model)
+
+    elif knob == "slimming_l1":
         base = _tuning_space.reference_hypermodel(
             name, dataset.input_shape, dataset.num_classes, knobs=()
         )
+    if knob == "slimming_l1":
 
         def build(hp):
             _tuning_space.slimming_l1(hp)

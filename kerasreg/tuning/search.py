@@ -25,7 +25,7 @@ from kerasreg._choices import TUNERS
 from kerasreg.tuning.coarse_to_fine import CoarseToFine, oracle_seed
 from kerasreg.tuning.progress import ObjectiveCheck, ProgressMixin, is_worker
 from kerasreg.tuning.report import format_best, plot_search, write_trials_csv
-from kerasreg.tuning.space import reference_hypermodel
+from kerasreg.tuning.space import reference_hypermodel, training_arrays
 
 __all__ = ["tune", "TuneResult", "TUNERS"]
 
@@ -140,7 +140,7 @@ def tune(
     >>> print(result.best_lines(1))  # doctest: +SKIP
     Best-1(val acc:0.53) | lr:0.0061..., weight decay:2.9e-05
     """
-    dataset = data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
+    dataset = data_lib.load(data)
     if isinstance(build_fn, str):
         build_fn = reference_hypermodel(
             build_fn, dataset.input_shape, dataset.num_classes
@@ -164,7 +164,7 @@ def tune(
     )
     search_tuner.progress = bool(verbose)
     (x_train, y_train), (x_val, y_val) = data_lib.validation_split(
-        dataset.x_train, dataset.y_train, rate=validation_rate, seed=seed
+        *training_arrays(dataset), rate=validation_rate, seed=seed
     )
     keras.utils.set_random_seed(seed)
     search_tuner.search(

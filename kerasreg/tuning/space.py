@@ -8,6 +8,8 @@ Public through `kerasreg.tuning`.
 
 from __future__ import annotations
 
+import numpy as np
+
 from kerasreg import models as models_lib
 from kerasreg import training
 
@@ -170,3 +172,23 @@ def reference_hypermodel(name, input_shape, num_classes, knobs=("lr", "weight_de
 
 def _as_tuple(value):
     return value if isinstance(value, tuple) else (value,)
+
+
+def training_arrays(dataset, model=None):
+    """The training split as arrays, in the range the searched models expect.
+
+    keras-tuner splits off validation data from arrays, so a folder is read
+    into memory here (`dataset.to_arrays` refuses one over 1 GiB). Images
+    are scaled for the model a name or `.keras` path `model` stands for;
+    reference models expect [0, 1].
+    """
+    from kerasreg import data as data_lib
+    from kerasreg import models as models_lib
+
+    x, y = dataset.to_arrays("train")
+    if model is not None and model not in models_lib.MODELS:
+        probe = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
+        scale = data_lib.input_scale(probe, dataset)
+    else:
+        scale = 1.0 / dataset.value_range
+    return (x * np.float32(scale) if scale != 1 else x), y

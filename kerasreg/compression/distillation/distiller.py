@@ -25,7 +25,8 @@ import numbers
 import keras
 from keras import ops
 
-from kerasreg import _keras_compat
+from kerasreg import _keras_compat, training
+from kerasreg import data as data_lib
 from kerasreg.compression.distillation.losses import (
     _check_weights,
     _combine,
@@ -293,8 +294,6 @@ def distill(
     student = distill(original_model, small, "digits", epochs=5).student
     ```
     """
-    from kerasreg import data as data_lib
-
     if (
         isinstance(epochs, bool)
         or not isinstance(epochs, numbers.Integral)
@@ -305,32 +304,55 @@ def distill(
         )
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    if isinstance(data, str):
-        data = data_lib.load(data)
-    fit_kwargs = {}
-    if isinstance(data, data_lib.Dataset):
-        if validation_data is None:
-            validation_data = (data.x_test, data.y_test)
-        x, y = data.x_train, data.y_train
-        fit_kwargs["batch_size"] = batch_size
-    elif isinstance(data, tuple):
-        x, y = data
-        fit_kwargs["batch_size"] = batch_size
-    else:
-        x, y = data, None
     distiller = Distiller(
         student, teacher, temperature, lambda_soft, lambda_hard, ensemble
     )
     distiller.compile(
         optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"]
     )
-    distiller.fit(
-        x,
-        y,
-        epochs=epochs,
-        validation_data=validation_data,
-        callbacks=list(callbacks or []),
-        verbose=verbose,
-        **fit_kwargs,
-    )
+    fit_kwargs = dict(epochs=epochs, callbacks=list(callbacks or []), verbose=verbose)
+    if isinstance(data, tuple):
+        x, y = data
+        distiller.fit(
+            x, y, batch_size=batch_size, validation_data=validation_data, **fit_kwargs
+        )
+    elif validation_data is not None or _is_batches(data):
+        if not _is_batches(data):
+            data = data_lib.load(data)
+            x, y = data.x_train, data.y_train
+            fit_kwargs["batch_size"] = batch_size
+        else:
+            x, y = data, None
+        distiller.fit(x, y, validation_data=validation_data, **fit_kwargs)
+    else:
+        dataset = data_lib.load(data)
+        training.fit(
+            distiller,
+            dataset,
+            batch_size=batch_size,
+            scale=_input_scale(distiller, dataset),
+            **fit_kwargs,
+        )
     return distiller
+
+
+def _is_batches(data):
+    """Whether `data` is a raw `tf.data.Dataset` of `(x, y)` batches."""
+    return type(data).__module__.startswith("tensorflow")
+
+
+def _input_scale(distiller, dataset):
+    """The input scale of the student, which the teachers must share.
+
+    A teacher that starts with `Rescaling` and a student that does not
+    expect different input ranges; one batch cannot serve both.
+    """
+    scale = data_lib.input_scale(distiller.student, dataset)
+    for teacher in distiller.teachers:
+        if data_lib.input_scale(teacher, dataset) != scale:
+            raise ValueError(
+                f"Teacher {teacher.name!r} and student {distiller.student.name!r} "
+                "expect different input ranges (one starts with Rescaling, the "
+                "other does not). Give both the same preprocessing."
+            )
+    return scale

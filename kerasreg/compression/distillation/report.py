@@ -18,6 +18,7 @@ from kerasreg import _io, metrics, report, training
 from kerasreg import data as data_lib
 from kerasreg import models as models_lib
 from kerasreg.compression.distillation.distiller import Distiller
+from kerasreg.saving import load_model
 
 __all__ = ["distillation_report", "print_report"]
 
@@ -45,10 +46,11 @@ def distillation_report(
     Args:
         teacher: a trained logits `keras.Model`, or the path of a `.keras`
             file holding one.
-        student: a `kerasreg.models` name or a callable
+        student: a `kerasreg.models` name, the path of a `.keras` file
+            (loaded afresh, as saved, for every run) or a callable
             `(input_shape, num_classes) -> keras.Model`; a fresh student is
             built for every seed and variant. Defaults to `"cnn-tiny"`.
-        data: a `kerasreg.data` source or `Dataset`; the test split is the
+        data: anything `kerasreg.data.load` takes; the test split is the
             validation data. Defaults to `"digits"`.
         epochs: epochs of every student run. Defaults to `10`.
         seeds: number of seeds, `0 .. seeds - 1`. Defaults to `3`.
@@ -76,15 +78,13 @@ def distillation_report(
             f"Expected epochs >= 1 and seeds >= 1. Received: epochs={epochs}, "
             f"seeds={seeds}"
         )
-    dataset = data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
+    dataset = data_lib.load(data)
     if not isinstance(teacher, keras.Model):
-        teacher = keras.models.load_model(teacher, compile=False)
+        teacher = load_model(teacher, compile=False)
     build = _student_builder(student, dataset)
     result = {
         "teacher": {
-            "accuracy": training.evaluate_accuracy(
-                teacher, dataset.x_test, dataset.y_test
-            ),
+            "accuracy": training.evaluate(teacher, dataset),
             "params": metrics.count_params(teacher),
         },
         "student_params": metrics.count_params(build()),
@@ -111,9 +111,7 @@ def distillation_report(
                 learning_rate,
                 verbose,
             )
-            accuracies.append(
-                training.evaluate_accuracy(model, dataset.x_test, dataset.y_test)
-            )
+            accuracies.append(training.evaluate(_student_of(model), dataset))
             curves.append(model.history.history["val_accuracy"])
         result[variant] = {
             "accuracies": accuracies,
@@ -156,9 +154,14 @@ def print_report(result):
     )
 
 
+def _student_of(model):
+    """The student inside a distiller (whose own input range decides)."""
+    return getattr(model, "student", model)
+
+
 def _student_builder(student, dataset):
-    if isinstance(student, str):
-        return lambda: models_lib.build(
+    if isinstance(student, (str, os.PathLike)):
+        return lambda: models_lib.resolve(
             student, dataset.input_shape, dataset.num_classes
         )
     if callable(student) and not isinstance(student, keras.Model):
@@ -193,7 +196,15 @@ def _fit(variant, teacher, student, dataset, weights, epochs, batch_size, lr, ve
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
-    training.fit(model, dataset, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    scale = data_lib.input_scale(student, dataset)
+    training.fit(
+        model,
+        dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=verbose,
+        scale=scale,
+    )
     return model
 
 

@@ -13,6 +13,7 @@ _NAMES = {
     "QUANTIZATIONS": "tflite_converter",
     "to_tflite": "tflite_converter",
     "convert": "tflite_converter",
+    "calibration_images": "tflite_converter",
     "TFLiteModel": "tflite_model",
     "compare_exports": "comparison",
     "export": "comparison",

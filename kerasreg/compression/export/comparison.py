@@ -14,9 +14,11 @@ import warnings
 
 import keras
 
+from kerasreg import data as data_lib
 from kerasreg._choices import QUANTIZATIONS
 from kerasreg.compression.export.tflite_converter import to_tflite
 from kerasreg.compression.export.tflite_model import TFLiteModel
+from kerasreg.saving import load_model
 
 __all__ = ["compare_exports", "export"]
 
@@ -34,8 +36,9 @@ def compare_exports(
 
     Args:
         model: a trained single-input `keras.Model` that outputs logits.
-        data: a `kerasreg.data.Dataset`; `x_train` calibrates int8,
-            `x_test`/`y_test` measure accuracy and latency.
+        data: anything `kerasreg.data.load` takes; 200 training images
+            calibrate int8 (`calibration_images`), the test split measures
+            accuracy, streamed in the model's input range.
         quantizations: schemes to export. Defaults to all of
             `QUANTIZATIONS`.
         keras_int8: add a row for Keras's in-framework
@@ -53,15 +56,17 @@ def compare_exports(
     """
     from kerasreg import report
 
+    data = data_lib.load(data)
+    scale = data_lib.input_scale(model, data)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = out_dir or tmp
         for scheme in quantizations:
             name = scheme or "float32"  # None is float32 too
             path = os.path.join(folder, f"model_{name}.tflite")
-            to_tflite(model, path, scheme, representative_data=data.x_train)
+            to_tflite(model, path, scheme, representative_data=data)
             result = TFLiteModel(path).evaluate(
-                data.x_test, data.y_test, latency_repeats=latency_repeats
+                data, latency_repeats=latency_repeats, scale=scale
             )
             with open(path, "rb") as f:
                 gzipped = len(gzip.compress(f.read(), 9))
@@ -112,11 +117,9 @@ def _keras_int8_row(model, data, repeats):
         "format": "keras int8 (.keras)",
         "size_bytes": size,
         "gzip_bytes": gzipped,
-        "accuracy": training.evaluate_accuracy(copy, data.x_test, data.y_test),
+        "accuracy": training.evaluate(copy, data),
         "latency_ms": 1e3
-        * metrics.measure_latency(
-            copy, batch_size=1, repeats=repeats, input_data=data.x_test[:1]
-        ),
+        * metrics.measure_latency(copy, batch_size=1, repeats=repeats),
     }
 
 
@@ -126,9 +129,10 @@ def export(
     """Write one `.tflite` file and compare every scheme (`kerasreg export`).
 
     Args:
-        model: a trained logits `keras.Model` or a path to a `.keras` file.
-        data: a `kerasreg.data` source or `Dataset`: `x_train` calibrates,
-            the test split is evaluated. Defaults to `"digits"`.
+        model: a trained logits `keras.Model` or the path of a `.keras`
+            file.
+        data: anything `kerasreg.data.load` takes: 200 training images
+            calibrate, the test split is evaluated. Defaults to `"digits"`.
         path: the `.tflite` file to write. Defaults to `"model.tflite"`.
         quantization: the scheme of that file (see `to_tflite`). Defaults to
             `"int8-full"`.
@@ -140,12 +144,11 @@ def export(
         `TFLiteModel.evaluate`) and `rows` (the comparison; empty when
         `compare=False`).
     """
-    from kerasreg import data as data_lib
-
-    dataset = data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
+    dataset = data_lib.load(data)
     if not isinstance(model, keras.Model):
-        model = keras.models.load_model(model)
-    to_tflite(model, path, quantization, representative_data=dataset.x_train)
-    evaluation = TFLiteModel(path).evaluate(dataset.x_test, dataset.y_test)
+        model = load_model(model)
+    to_tflite(model, path, quantization, representative_data=dataset)
+    scale = data_lib.input_scale(model, dataset)
+    evaluation = TFLiteModel(path).evaluate(dataset, scale=scale)
     rows = compare_exports(model, dataset) if compare else []
     return {"path": path, "evaluation": evaluation, "rows": rows}

@@ -19,8 +19,9 @@ import keras
 import numpy as np
 
 from kerasreg import _io
+from kerasreg import data as data_lib
 
-__all__ = ["QUANTIZATIONS", "to_tflite", "convert"]
+__all__ = ["QUANTIZATIONS", "to_tflite", "convert", "calibration_images"]
 
 from kerasreg._choices import QUANTIZATIONS  # noqa: E402
 
@@ -53,6 +54,8 @@ def to_tflite(model, path, quantization=None, representative_data=None):
 
     Example:
 
+    >>> data = kerasreg.load("digits")
+    >>> model = kerasreg.models.build("cnn-tiny", (8, 8, 1), 10)
     >>> to_tflite(model, "model.tflite", "int8-full",
     ...           representative_data=data.x_train)
     'model.tflite'
@@ -76,6 +79,8 @@ def convert(model, quantization=None, representative_data=None):
         )
     spec_shape = tuple(model.input_shape)
     calibration = None
+    if isinstance(representative_data, data_lib.BaseDataset):
+        representative_data = calibration_images(model, representative_data)
     if quantization in ("int8", "int8-full"):
         calibration = _check_representative(
             representative_data, spec_shape, quantization
@@ -104,9 +109,32 @@ def convert(model, quantization=None, representative_data=None):
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
         try:
-            return converter.convert()
+            with _io.quiet_native_stderr():
+                return converter.convert()
         except Exception as error:  # ConverterError, RuntimeError from MLIR
             raise _rejected(model, quantization, error) from None
+
+
+def calibration_images(model, dataset, n=_CALIBRATION_SAMPLES):
+    """`n` training images of a dataset, in the range `model` expects.
+
+    Arrays in memory give their first `n` images; folders and pipelines
+    read only the `n` images drawn (`dataset.sample`), never the whole
+    split.
+
+    Example:
+
+    >>> data = kerasreg.load("digits")
+    >>> model = kerasreg.models.build("cnn-tiny", (8, 8, 1), 10)
+    >>> calibration_images(model, data).shape
+    (200, 8, 8, 1)
+    """
+    scale = data_lib.input_scale(model, dataset)
+    if isinstance(dataset, data_lib.Dataset):
+        images = dataset.x_train[:n]
+        return images * np.float32(scale) if scale != 1 else images
+    images, _ = dataset.sample(n, "train", seed=0, scale=scale)
+    return images
 
 
 def _check_representative(data, input_shape, quantization):

@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from kerasreg import _io
+
 __all__ = ["TFLiteModel"]
 
 
@@ -30,9 +32,14 @@ class TFLiteModel:
 
     Example:
 
-    >>> tflite = TFLiteModel("model.tflite")
-    >>> tflite.evaluate(data.x_test, data.y_test)
-    {'accuracy': 0.99, 'size_bytes': 63832, 'latency_ms': 0.018}
+    >>> from kerasreg.compression.export import to_tflite
+    >>> data = kerasreg.load("digits")
+    >>> model = kerasreg.models.build("cnn-tiny", (8, 8, 1), 10)
+    >>> tflite = TFLiteModel(to_tflite(model, "model.tflite"))
+    >>> np.allclose(tflite.predict(data.x_test[:4]), model.predict(data.x_test[:4], verbose=0), atol=1e-4)
+    True
+    >>> sorted(tflite.evaluate(data.x_test, data.y_test))
+    ['accuracy', 'latency_ms', 'size_bytes']
     """
 
     def __init__(self, path, num_threads=1):
@@ -40,7 +47,10 @@ class TFLiteModel:
 
         self.path = os.fspath(path)
         self.num_threads = num_threads
-        self._interpreter = Interpreter(model_path=self.path, num_threads=num_threads)
+        with _io.quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK ..."
+            self._interpreter = Interpreter(
+                model_path=self.path, num_threads=num_threads
+            )
         (self._input,) = self._interpreter.get_input_details()
         (self._output,) = self._interpreter.get_output_details()
         self._batch = None
@@ -58,7 +68,8 @@ class TFLiteModel:
         if batch != self._batch:
             shape = [batch, *self._input["shape"][1:]]
             self._interpreter.resize_tensor_input(self._input["index"], shape)
-            self._interpreter.allocate_tensors()
+            with _io.quiet_native_stderr():
+                self._interpreter.allocate_tensors()
             self._batch = batch
 
     def _quantize_input(self, x):
@@ -115,16 +126,38 @@ class TFLiteModel:
                 times.append(time.perf_counter() - start)
         return statistics.median(times)
 
-    def evaluate(self, x, y, batch_size=32, latency_repeats=200):
-        """Accuracy on `(x, y)`, file size and batch-1 latency.
+    def evaluate(self, x, y=None, batch_size=32, latency_repeats=200, *, scale=1.0):
+        """Accuracy on `(x, y)` or a dataset's test split, size and latency.
+
+        Args:
+            x: float inputs, or a `kerasreg.data` dataset whose test split
+                is streamed batch by batch (then `y` is `None`).
+            y: integer labels of `x`.
+            batch_size: examples per interpreter call. Defaults to `32`.
+            latency_repeats: timed batch-1 calls. Defaults to `200`.
+            scale: for a dataset, the factor its images are multiplied by
+                (`kerasreg.data.input_scale` of the Keras model the file
+                came from). Defaults to `1.0`.
 
         Returns:
             A dict: `accuracy` (top-1), `size_bytes`, `latency_ms` (median
             per batch-1 call).
         """
-        logits = self.predict(x, batch_size=batch_size)
-        accuracy = float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))
-        latency = self.measure_latency(np.asarray(x[:1]), repeats=latency_repeats)
+        if y is None:
+            correct = total = 0
+            first = None
+            for images, labels in x.batches("test", 256, scale=scale):
+                images = images.numpy()
+                first = images[:1] if first is None else first
+                logits = self.predict(images, batch_size=batch_size)
+                correct += int(np.sum(np.argmax(logits, -1) == labels.numpy()))
+                total += len(images)
+            accuracy, sample = correct / max(total, 1), first
+        else:
+            logits = self.predict(x, batch_size=batch_size)
+            accuracy = float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))
+            sample = np.asarray(x[:1])
+        latency = self.measure_latency(sample, repeats=latency_repeats)
         return {
             "accuracy": accuracy,
             "size_bytes": self.size_bytes,

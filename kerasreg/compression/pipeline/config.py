@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 __all__ = ["CompressConfig", "load_config", "flag_fields", "QUANTIZATIONS"]
 
@@ -55,8 +56,11 @@ class CompressConfig:
     """Settings of `compress`; the keys match the CLI flags and config file.
 
     Attributes:
-        data: a `kerasreg.data` source. Defaults to `"digits"`.
-        model: a reference model name. Defaults to `"resnet"`.
+        data: a `kerasreg.data` source: a name, an `.npz` file or an
+            image folder. Defaults to `"digits"`.
+        model: a reference model name, or the path of the user's `.keras`
+            model (the report's `original`; slimming starts from its
+            weights). Defaults to `"resnet"`.
         l1: λ of `NetworkSlimming`; `0` trains a plain baseline.
         epochs: baseline epochs.
         freeze_from: first epoch of sign-flip freezing.
@@ -80,7 +84,7 @@ class CompressConfig:
     """
 
     data: str = _field("digits", "a kerasreg.data source")
-    model: str = _field("resnet", "a reference model name")
+    model: str = _field("resnet", "a reference model name or a .keras file")
     l1: float = _field(0.1, "λ of NetworkSlimming; 0 trains a plain baseline")
     epochs: int = _field(30, "baseline epochs")
     freeze_from: int = _field(10, "first epoch of sign-flip freezing")
@@ -120,10 +124,14 @@ class CompressConfig:
     def validate(self):
         """Raise `ValueError` for impossible settings, before any training."""
         if self.model not in _model_names():
-            raise ValueError(
-                f"Unknown model: model={self.model!r}. Expected one of "
-                f"{', '.join(_model_names())}."
-            )
+            if self.model.endswith(".keras") or os.path.exists(self.model):
+                if not os.path.isfile(self.model):
+                    raise FileNotFoundError(f"No such model file: {self.model}")
+            else:
+                raise ValueError(
+                    f"Unknown model: model={self.model!r}. Expected one of "
+                    f"{', '.join(_model_names())}, or the path of a .keras file."
+                )
         if not self.l1 >= 0:
             raise ValueError(f"Expected l1 >= 0. Received: l1={self.l1}")
         if self.epochs < 1:

@@ -73,13 +73,13 @@ def _curves(histories):
     return _png(report.plot_curves(merged, title=f"training curves: {names}"))
 
 
-def write_report(out, rows, targets, *, histories, gamma_history=None, channels=None):
+def write_report(out, rows, summary, *, histories, gamma_history=None, channels=None):
     """Write `out/report.html` with the table and all plots embedded.
 
     Args:
         out: the output directory.
         rows: one dict per stage (`stage_table`'s columns).
-        targets: the summary figures of the int8 file.
+        summary: `evaluation.summarize`'s dict; its sentence heads the page.
         histories: `{stage: History.history}` of the training stages.
         gamma_history: |γ| per BatchNormalization layer per epoch, or `None`.
         channels: `{layer: [before, after]}` of the shrink stage, or `None`.
@@ -89,10 +89,7 @@ def write_report(out, rows, targets, *, histories, gamma_history=None, channels=
     """
     images = _images(rows, histories, gamma_history, channels)
     head, body = _table_html(rows)
-    target_items = "".join(
-        f"<li>{html.escape(k)}: {html.escape(f'{v:.3g}' if isinstance(v, float) else str(v))}</li>"
-        for k, v in targets.items()
-    )
+    sentence = summary.get("sentence", "No int8 file was exported.")
     figures = "".join(
         f'<h2>{html.escape(title)}</h2>\n<img alt="{html.escape(title)}" '
         f'src="data:image/png;base64,{data}">\n'
@@ -108,9 +105,13 @@ td:first-child, th:first-child {{ text-align: left; }}
 img {{ max-width: 100%; }}
 </style></head><body>
 <h1>kerasreg compress</h1>
+<p><strong>{html.escape(sentence)}.</strong></p>
+<p>The first row, <em>original</em>, is the model the run started from; every
+later row is measured on the same test images.
+Size is the file on disk; latency is the median of one-image calls on this
+machine.</p>
 <table><tr>{head}</tr>
 {body}</table>
-<h2>Targets</h2><ul>{target_items}</ul>
 {figures}</body></html>
 """
     with _io.atomic_path(os.path.join(out, "report.html")) as tmp, open(tmp, "w") as f:

@@ -2,18 +2,13 @@
 
 Stages, each optional or configurable, each writing its result atomically
 under `out` and recording itself in `state.json`, so that a rerun with the
-same `out` skips what is finished and an interrupted run resumes cleanly:
-
-1. `baseline`  train the model with `NetworkSlimming`;
-2. `shrink`    physically remove the dead channels;
-3. `finetune`  train the shrunk model;
-4. `distill`   distil the original (teacher) into the shrunk model;
-5. `prune`     magnitude pruning, then `strip_pruning`;
-6. `export`    float32 / float16 / int8 TFLite files of the final model (and
-               a float32 file of the baseline, for comparison);
-7. `evaluate`  params, FLOPs, file size, test accuracy and batch-1 latency of
-               every stage, printed as a table and written to
-               `metrics.json` and a self-contained `report.html`.
+same `out` skips what is finished and an interrupted run resumes cleanly
+(see `StageRunner`): `original` (the user's model as given, or a reference
+model trained plainly), `slim`, `shrink`, `finetune`, `distill`, `prune`,
+`export`. Then every stage is measured (params, FLOPs, file size, test
+accuracy, batch-1 latency), printed as a table and written to
+`metrics.json` and a self-contained `report.html`; the summary compares the
+int8 file with `original`.
 """
 
 from __future__ import annotations
@@ -24,6 +19,7 @@ import os
 from kerasreg import _io
 from kerasreg import data as data_lib
 from kerasreg.compression.pipeline.config import CompressConfig
+from kerasreg.compression.pipeline.evaluation import stage_rows, summarize
 from kerasreg.compression.pipeline.report import write_report
 from kerasreg.compression.pipeline.stages import StageRunner
 
@@ -59,10 +55,10 @@ def compress(out, config=None, *, restart=False, verbose="auto", **overrides):
     """Run the compression pipeline; resumable from `out`.
 
     Args:
-        out: output directory (created). Artefacts: `baseline.keras`,
-            `shrunk.keras`, `finetuned.keras`, `distilled.keras`,
-            `pruned.keras`, `baseline_float32.tflite`, `final_<q>.tflite`,
-            `metrics.json`, `report.html`, `state.json`.
+        out: output directory (created). Artefacts: `original.keras`,
+            `slimmed.keras`, `shrunk.keras`, `finetuned.keras`,
+            `distilled.keras`, `pruned.keras`, `original_float32.tflite`,
+            `final_<q>.tflite`, `metrics.json`, `report.html`, `state.json`.
         config: a `CompressConfig`, a dict of its fields, or `None`.
         restart: ignore finished stages in `out` and start over. Defaults
             to `False`.
@@ -71,8 +67,12 @@ def compress(out, config=None, *, restart=False, verbose="auto", **overrides):
 
     Returns:
         A dict: `rows` (one per stage: params, flops, size_bytes,
-        accuracy, latency_ms), `targets` (size ratio and accuracy drop of
-        the int8 file against the float32 baseline), `config`.
+        accuracy, latency_ms), `summary` (the int8 file against
+        `original`, see `evaluation.summarize`), `config`.
+
+    Raises:
+        ValueError: for bad settings, an unreadable model file, or a model
+            that cannot be slimmed while `l1 > 0`, before any training.
 
     Example:
 
@@ -82,19 +82,45 @@ def compress(out, config=None, *, restart=False, verbose="auto", **overrides):
         config = config.to_dict()
     config = CompressConfig(**{**(config or {}), **overrides})
     _io.check_writable(out)
-    state = _State(out, config, restart)
     dataset = data_lib.load(config.data)
-    runner = StageRunner(out, config, dataset, state, verbose)
+    runner = StageRunner(out, config, dataset, None, verbose)
+    if runner.user_model:
+        _check_user_model(config, dataset)
+    runner.state = _State(out, config, restart)
     runner.run_all()
-    rows, targets = runner.evaluate()
-    result = {"rows": rows, "targets": targets, "config": config.to_dict()}
+    rows = stage_rows(runner)
+    summary = summarize(rows, runner.user_model)
+    result = {"rows": rows, "summary": summary, "config": config.to_dict()}
     _io.write_json(os.path.join(out, "metrics.json"), result)
     write_report(
         out,
         rows,
-        targets,
+        summary,
         histories=runner.histories(),
         gamma_history=runner.gamma_history(),
         channels=runner.channels(),
     )
     return result
+
+
+def _check_user_model(config, dataset):
+    """Refuse, before any training, a model file that cannot go through."""
+    from kerasreg.compression.slimming import check_slimmable
+    from kerasreg.saving import load_model
+
+    model = load_model(config.model, compile=False)
+    want = (*dataset.input_shape,)
+    have = tuple(model.input_shape[1:])
+    if any(h is not None and h != w for h, w in zip(have, want)) or len(have) != len(
+        want
+    ):
+        raise ValueError(
+            f"{config.model} takes inputs of shape {have}, but the data "
+            f"{config.data} has images of shape {want}. Resize the images "
+            "(kerasreg.load(..., image_size=...)) or use a matching model."
+        )
+    if config.l1 > 0 or config.mark_ratio > 0:
+        try:
+            check_slimmable(model)
+        except ValueError as error:
+            raise ValueError(f"{error} Or pass l1=0 (--l1 0).") from None

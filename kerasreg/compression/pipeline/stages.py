@@ -8,15 +8,45 @@ import os
 import keras
 import numpy as np
 
-from kerasreg import _io, metrics
+from kerasreg import _io
+from kerasreg import data as data_lib
 from kerasreg import models as models_lib
-from kerasreg.training import compile_model, evaluate_accuracy, fit
+from kerasreg.compression.export import calibration_images
+from kerasreg.saving import load_model
+from kerasreg.training import compile_model, fit
 
 __all__ = ["StageRunner"]
 
 
 class StageRunner:
-    """Runs the pipeline stages in order, skipping those already done."""
+    """Runs the pipeline stages in order, skipping those already done.
+
+    The stages, each written atomically under `out`:
+
+    1. `original`  the model the report compares against: the user's
+                   `.keras` model as given, or a reference model trained
+                   plainly for `epochs`;
+    2. `slim`      training with `NetworkSlimming` (from the original's
+                   weights for a user model, fresh for a reference name);
+    3. `shrink`    physical removal of the dead channels;
+    4. `finetune`  plain training of the shrunk model;
+    5. `distill`   the original as teacher, the latest model as student;
+    6. `prune`     magnitude pruning, then `strip_pruning`;
+    7. `export`    TFLite files of the final model, and a float32 file of
+                   the original for comparison.
+
+    `slim`, `shrink` and `finetune` are skipped when `l1` and
+    `mark_ratio` are both 0.
+    """
+
+    KERAS_STAGES = (
+        ("original", "original.keras"),
+        ("slim", "slimmed.keras"),
+        ("shrink", "shrunk.keras"),
+        ("finetune", "finetuned.keras"),
+        ("distill", "distilled.keras"),
+        ("prune", "pruned.keras"),
+    )
 
     def __init__(self, out, config, dataset, state, verbose):
         self.out = out
@@ -41,11 +71,17 @@ class StageRunner:
         self._say(f"stage {name}")
         self.state.finish(name, run() or {})
 
+    @property
+    def slims(self):
+        """Whether the slimming stages run (`l1 > 0` or `mark_ratio > 0`)."""
+        return self.config.l1 > 0 or self.config.mark_ratio > 0
+
     def run_all(self):
         c = self.config
-        self._stage("baseline", True, self._baseline)
-        self._stage("shrink", True, self._shrink)
-        self._stage("finetune", c.finetune_epochs > 0, self._finetune)
+        self._stage("original", True, self._original)
+        self._stage("slim", self.slims, self._slim)
+        self._stage("shrink", self.slims, self._shrink)
+        self._stage("finetune", self.slims and c.finetune_epochs > 0, self._finetune)
         self._stage("distill", c.distill_epochs > 0, self._distill)
         self._stage("prune", c.prune_sparsity > 0, self._prune)
         self._stage("export", True, self._export)
@@ -60,43 +96,58 @@ class StageRunner:
             batch_size=self.config.batch_size,
             callbacks=callbacks,
             verbose=self.verbose,
+            seed=self.config.seed,
         )
 
     def _save_history(self, stage, history):
         _io.write_json(self.path(f"history_{stage}.json"), history)
 
-    def _baseline(self):
-        from kerasreg.compression.slimming.network_slimming import NetworkSlimming
+    @property
+    def user_model(self):
+        """Whether `config.model` is the user's `.keras` file (not a name)."""
+        return self.config.model not in models_lib.MODELS
+
+    def _original(self):
+        c = self.config
+        if self.user_model:
+            model = load_model(c.model, compile=False)
+            _io.save_model(model, self.path("original.keras"))
+            return {"source": os.path.abspath(c.model)}
+        keras.utils.set_random_seed(c.seed)
+        model = _fresh(c.model, self.dataset, c.learning_rate)
+        self._save_history("original", self._fit(model, c.epochs))
+        _io.save_model(model, self.path("original.keras"))
+        return {"source": c.model, "epochs": c.epochs}
+
+    def _slim(self):
+        from kerasreg.compression.slimming import NetworkSlimming
 
         c = self.config
         keras.utils.set_random_seed(c.seed)
-        model = _fresh(c.model, self.dataset, c.learning_rate)
-        callbacks = []
-        if c.l1 > 0 or c.mark_ratio > 0:
-            slimming = NetworkSlimming(
-                c.l1, freeze_from_epoch=c.freeze_from if c.l1 > 0 else None
-            )
-            callbacks.append(slimming)
-        history = self._fit(model, c.epochs, callbacks)
-        if callbacks:
-            gammas = {
-                name: np.stack([epoch[name] for epoch in slimming.gamma_history])
-                for name in slimming.gamma_history[0]
-            }
-            with _io.atomic_path(self.path("gamma_history.npz")) as tmp:
-                with open(tmp, "wb") as f:
-                    np.savez(f, **gammas)
-        self._save_history("baseline", history)
-        _io.save_model(model, self.path("baseline.keras"))
+        if self.user_model:
+            model = compile_model(_load(self.path("original.keras")), c.learning_rate)
+        else:
+            model = _fresh(c.model, self.dataset, c.learning_rate)
+        slimming = NetworkSlimming(
+            c.l1, freeze_from_epoch=c.freeze_from if c.l1 > 0 else None
+        )
+        history = self._fit(model, c.epochs, [slimming])
+        gammas = {
+            name: np.stack([epoch[name] for epoch in slimming.gamma_history])
+            for name in slimming.gamma_history[0]
+        }
+        with _io.atomic_path(self.path("gamma_history.npz")) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **gammas)
+        self._save_history("slim", history)
+        _io.save_model(model, self.path("slimmed.keras"))
 
     def _shrink(self):
-        from kerasreg.compression.slimming.report import channel_profile
-        from kerasreg.compression.surgery.rebuild import shrink
+        from kerasreg.compression.slimming import channel_profile, mark_channels
+        from kerasreg.compression.surgery import shrink
 
-        model = _load(self.path("baseline.keras"))
+        model = _load(self.path("slimmed.keras"))
         if self.config.mark_ratio > 0:
-            from kerasreg.compression.slimming.channel_marking import mark_channels
-
             mark_channels(model, prune_ratio=self.config.mark_ratio, coupled=True)
         small = shrink(model)
         _io.save_model(small, self.path("shrunk.keras"))
@@ -113,11 +164,11 @@ class StageRunner:
         _io.save_model(model, self.path("finetuned.keras"))
 
     def _distill(self):
-        from kerasreg.compression.distillation.distiller import distill
+        from kerasreg.compression.distillation import distill
 
         c = self.config
         keras.utils.set_random_seed(c.seed + 2)
-        teacher = _load(self.path("baseline.keras"))
+        teacher = _load(self.path("original.keras"))
         if c.student == "shrunk":
             student = _load(self.path(self._latest_before("distill")))
         else:
@@ -143,7 +194,7 @@ class StageRunner:
         _io.save_model(distiller.student, self.path("distilled.keras"))
 
     def _prune(self):
-        from kerasreg.compression.pruning.workflow import prune
+        from kerasreg.compression.pruning import prune
 
         c = self.config
         result = prune(
@@ -161,30 +212,21 @@ class StageRunner:
         return {"sparsity": result["sparsity"]}
 
     def _export(self):
-        from kerasreg.compression.export.tflite_converter import to_tflite
+        from kerasreg.compression.export import to_tflite
 
-        c = self.config
-        representative = _representative(self.dataset)
-        baseline = _load(self.path("baseline.keras"))
-        to_tflite(baseline, self.path("baseline_float32.tflite"))
+        original = _load(self.path("original.keras"))
+        to_tflite(original, self.path("original_float32.tflite"))
         final = _load(self.path(self._latest_before("export")))
-        for q in c.quantize:
+        representative = _representative(final, self.dataset)
+        for q in self.config.quantize:
             to_tflite(
                 final,
                 self.path(f"final_{q}.tflite"),
-                quantization=None if q == "float32" else q,
+                quantization=q,
                 representative_data=representative if q.startswith("int8") else None,
             )
 
     # -- bookkeeping ----------------------------------------------------------
-
-    KERAS_STAGES = (
-        ("baseline", "baseline.keras"),
-        ("shrink", "shrunk.keras"),
-        ("finetune", "finetuned.keras"),
-        ("distill", "distilled.keras"),
-        ("prune", "pruned.keras"),
-    )
 
     def _latest_before(self, stage):
         """The file of the last finished Keras stage before `stage`."""
@@ -196,59 +238,10 @@ class StageRunner:
                 latest = filename
         return latest
 
-    def evaluate(self):
-        from kerasreg.compression.export.tflite_model import TFLiteModel
-
-        rows = []
-        for name, filename in self.KERAS_STAGES:
-            if name in self.state.done:
-                rows.append(
-                    _keras_row(
-                        name,
-                        _load(self.path(filename)),
-                        self.dataset,
-                    )
-                )
-        tflites = [("tflite baseline float32", "baseline_float32.tflite")]
-        tflites += [(f"tflite {q}", f"final_{q}.tflite") for q in self.config.quantize]
-        x, y = self.dataset.x_test, self.dataset.y_test
-        final_params = rows[-1]["params"]
-        final_flops = rows[-1]["flops"]
-        for name, filename in tflites:
-            metrics = TFLiteModel(self.path(filename)).evaluate(x, y)
-            is_base = "baseline" in name
-            rows.append(
-                {
-                    "stage": name,
-                    "params": rows[0]["params"] if is_base else final_params,
-                    "flops": rows[0]["flops"] if is_base else final_flops,
-                    "size_bytes": metrics["size_bytes"],
-                    "accuracy": metrics["accuracy"],
-                    "latency_ms": metrics["latency_ms"],
-                }
-            )
-        by_stage = {r["stage"]: r for r in rows}
-        base = by_stage["tflite baseline float32"]
-        smallest = min(
-            (r for r in rows if r["stage"].startswith("tflite int8")),
-            key=lambda r: r["size_bytes"],
-            default=None,
-        )
-        targets = {}
-        if smallest is not None:
-            targets = {
-                "int8_stage": smallest["stage"],
-                "size_reduction_x": base["size_bytes"] / smallest["size_bytes"],
-                "accuracy_drop_points": 100 * (base["accuracy"] - smallest["accuracy"]),
-                "target_size_reduction_x": 10.0,
-                "target_accuracy_drop_points": 1.5,
-            }
-        return rows, targets
-
     def histories(self):
         """Training curves of every finished training stage, in order."""
         curves = {}
-        for stage in ("baseline", "finetune", "distill", "prune"):
+        for stage in ("original", "slim", "finetune", "distill", "prune"):
             path = self.path(f"history_{stage}.json")
             if os.path.exists(path):
                 with open(path) as f:
@@ -274,21 +267,6 @@ class StageRunner:
         return [{name: stacked[name][e] for name in names} for e in range(epochs)]
 
 
-def _accuracy(model, dataset):
-    return evaluate_accuracy(model, dataset.x_test, dataset.y_test)
-
-
-def _keras_row(stage, model, dataset):
-    return {
-        "stage": stage,
-        "params": metrics.count_params(model),
-        "flops": metrics.count_flops(model),
-        "size_bytes": metrics.saved_size(model),  # weights only, no optimizer
-        "accuracy": _accuracy(model, dataset),
-        "latency_ms": 1e3 * metrics.measure_latency(model, batch_size=1, repeats=50),
-    }
-
-
 def _fresh(name, dataset, learning_rate):
     model = models_lib.build(name, dataset.input_shape, dataset.num_classes)
     return compile_model(model, learning_rate)
@@ -298,6 +276,11 @@ def _load(path):
     return keras.saving.load_model(path, compile=False)
 
 
-def _representative(dataset, n=200):
-    rng = np.random.default_rng(0)
-    return dataset.x_train[rng.permutation(len(dataset.x_train))[:n]]
+def _representative(model, dataset, n=200):
+    """Calibration images: a seeded random draw of `n` training images."""
+    if isinstance(dataset, data_lib.Dataset):
+        rng = np.random.default_rng(0)
+        images = dataset.x_train[rng.permutation(len(dataset.x_train))[:n]]
+        scale = data_lib.input_scale(model, dataset)
+        return images * np.float32(scale) if scale != 1 else images
+    return calibration_images(model, dataset, n)

@@ -94,10 +94,16 @@ class MagnitudePruning(keras.callbacks.Callback):
 
     Example:
 
-    >>> schedule = PolynomialDecay(0.0, 0.8, begin_step=0, end_step=200,
-    ...                            frequency=20)
-    >>> model.fit(x, y, epochs=10, callbacks=[MagnitudePruning(schedule)])
-    >>> kernel_sparsity(model)["sparsity"]  # ~0.8
+    >>> from kerasreg.compression.pruning import PolynomialDecay, kernel_sparsity
+    >>> data = kerasreg.load("digits")
+    >>> model = kerasreg.training.compile_model(
+    ...     kerasreg.models.build("cnn-tiny", (8, 8, 1), 10))
+    >>> schedule = PolynomialDecay(0.0, 0.8, begin_step=0, end_step=40,
+    ...                            frequency=10)
+    >>> history = model.fit(data.x_train, data.y_train, epochs=2,
+    ...                     callbacks=[MagnitudePruning(schedule)], verbose=0)
+    >>> round(kernel_sparsity(model)["sparsity"], 2)
+    0.8
 
     Reference:
         [Han et al., 2015](https://arxiv.org/abs/1506.02626);

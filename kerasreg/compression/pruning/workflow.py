@@ -39,8 +39,9 @@ def prune(
     lets the surviving weights recover.
 
     Args:
-        model: a trained logits `keras.Model` or a path to a `.keras` file.
-        data: a `kerasreg.data` source or `Dataset`. Defaults to `"digits"`.
+        model: a trained logits `keras.Model`, the path of a `.keras` file
+            or a reference model name.
+        data: anything `kerasreg.data.load` takes. Defaults to `"digits"`.
         sparsity: final fraction of zero kernel weights, in `[0, 1)`.
             Defaults to `0.8`.
         epochs: fine-tuning epochs. Defaults to `10`.
@@ -63,15 +64,15 @@ def prune(
 
     from kerasreg import _io, training
     from kerasreg import data as data_lib
+    from kerasreg import models as models_lib
 
     _parse_block(mode)
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"Expected 0 <= sparsity < 1. Received: sparsity={sparsity}")
     if epochs < 1:
         raise ValueError(f"Expected epochs >= 1. Received: epochs={epochs}")
-    dataset = data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
-    if not isinstance(model, keras.Model):
-        model = keras.models.load_model(model)
+    dataset = data_lib.load(data)
+    model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
     keras.utils.set_random_seed(seed)
     model = strip_pruning(model)  # a copy: the caller's model is untouched
     training.compile_model(model, learning_rate)
@@ -80,10 +81,9 @@ def prune(
         weights = b"".join(np.asarray(w).tobytes() for w in m.get_weights())
         return len(gzip.compress(weights))
 
-    x_test, y_test = dataset.x_test, dataset.y_test
-    before = training.evaluate_accuracy(model, x_test, y_test)
+    before = training.evaluate(model, dataset)
     gzip_before = gzip_size(model)
-    steps = -(-len(dataset.x_train) // batch_size)
+    steps = -(-dataset.num_train // batch_size)
     schedule = PolynomialDecay(
         0.0,
         sparsity,
@@ -103,7 +103,7 @@ def prune(
     pruned = strip_pruning(model)
     metrics = {
         "accuracy_before": before,
-        "accuracy_after": training.evaluate_accuracy(pruned, x_test, y_test),
+        "accuracy_after": training.evaluate(pruned, dataset),
         "sparsity": kernel_sparsity(pruned)["sparsity"],
         "gzip_bytes_before": gzip_before,
         "gzip_bytes_after": gzip_size(pruned),

@@ -26,6 +26,7 @@ _NAMES = {
     "slim": "workflow",
     "sweep": "workflow",
     "plot_sweep": "workflow",
+    "check_slimmable": "workflow",
     "L1_GRID": "workflow",
     "slimming_report": "report",
     "channel_profile": "report",

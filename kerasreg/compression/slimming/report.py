@@ -15,7 +15,7 @@ import numpy as np
 
 from kerasreg import _io, metrics
 from kerasreg._layer_tree import leaf_layers
-from kerasreg.training import evaluate_accuracy
+from kerasreg.training import evaluate
 
 __all__ = ["slimming_report", "channel_profile", "plot_gamma_history", "plot_channels"]
 
@@ -86,8 +86,8 @@ def slimming_report(before, after, data=None, gamma_history=None, out=None, repe
     if data is not None:
         add(
             "accuracy",
-            evaluate_accuracy(before, data.x_test, data.y_test),
-            evaluate_accuracy(after, data.x_test, data.y_test),
+            evaluate(before, data),
+            evaluate(after, data),
         )
     plots = {}
     if out is not None:

@@ -16,12 +16,13 @@ import keras
 from kerasreg import _io, metrics, report
 from kerasreg import data as data_lib
 from kerasreg import models as models_lib
+from kerasreg._layer_tree import leaf_layers
 from kerasreg.compression.slimming.network_slimming import NetworkSlimming
 from kerasreg.compression.slimming.report import slimming_report
 from kerasreg.compression.surgery.rebuild import shrink
-from kerasreg.training import compile_model, evaluate_accuracy, fit
+from kerasreg.training import compile_model, evaluate, fit
 
-__all__ = ["slim", "sweep", "plot_sweep", "L1_GRID"]
+__all__ = ["slim", "sweep", "plot_sweep", "check_slimmable", "L1_GRID"]
 
 # The λ grid of the slimming report's experiment (its Figure 2).
 L1_GRID = (
@@ -39,7 +40,40 @@ L1_GRID = (
 
 
 def _dataset(data):
-    return data if isinstance(data, data_lib.Dataset) else data_lib.load(data)
+    return data_lib.load(data)
+
+
+def check_slimmable(model):
+    """Raise a `ValueError` saying why `model` cannot be slimmed, if it cannot.
+
+    Network slimming removes a convolution's output channels by the γ of
+    the BatchNormalization right after it; a model without such pairs has
+    nothing to slim.
+
+    Example:
+
+    >>> check_slimmable(kerasreg.models.cnn((8, 8, 1), 10))
+    >>> plain = keras.Sequential(
+    ...     [keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3), keras.layers.Flatten()],
+    ...     name="plain",
+    ... )
+    >>> check_slimmable(plain)
+    Traceback (most recent call last):
+    ...
+    ValueError: Model 'plain' has no BatchNormalization right after a convolution, so network slimming has nothing to remove: ...
+    """
+    from kerasreg.compression.surgery import ChannelGraph
+
+    if ChannelGraph(model).conv_bn_pairs():
+        return
+    convs = sum(isinstance(layer, keras.layers.Conv2D) for layer in leaf_layers(model))
+    raise ValueError(
+        f"Model {model.name!r} has no BatchNormalization right after a "
+        f"convolution, so network slimming has nothing to remove: it has "
+        f"{convs} convolution(s) and no Conv -> BatchNormalization pair. Add "
+        "BatchNormalization after the convolutions, or use prune_filters or "
+        "MagnitudePruning (compress --l1 0 skips slimming)."
+    )
 
 
 def _fit(model, dataset, epochs, batch_size, callbacks=(), verbose=0):
@@ -73,9 +107,10 @@ def slim(
     """Train with network slimming, shrink, fine-tune, and report.
 
     Args:
-        model: a reference model name or a logits `keras.Model`. Defaults to
-            `"resnet"`.
-        data: a `kerasreg.data` source or `Dataset`. Defaults to `"digits"`.
+        model: a reference model name, the path of a `.keras` file (its
+            weights are the starting point) or a logits `keras.Model`.
+            Defaults to `"resnet"`.
+        data: anything `kerasreg.data.load` takes. Defaults to `"digits"`.
         l1: λ of the γ penalty. Defaults to `1e-3`.
         epochs: slimming epochs. Defaults to `30`.
         freeze_from_epoch: first epoch of sign-flip freezing; a third of
@@ -95,11 +130,15 @@ def slim(
     Returns:
         A dict: `model` (trained, full size), `shrunk` (fine-tuned small
         model), `report` (see `slimming_report`), `history`.
+
+    Raises:
+        ValueError: for a model without BatchNormalization after its
+            convolutions (see `check_slimmable`), before any training.
     """
     dataset = _dataset(data)
     keras.utils.set_random_seed(seed)
-    if isinstance(model, str):
-        model = models_lib.build(model, dataset.input_shape, dataset.num_classes)
+    model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
+    check_slimmable(model)
     if freeze_from_epoch is None:
         freeze_from_epoch = epochs // 3
     slimming = NetworkSlimming(
@@ -148,16 +187,17 @@ def sweep(
         l1_values: the λ grid. Defaults to the slimming report's `L1_GRID`.
         model, data, epochs, freeze_from_epoch, finetune_epochs,
         learning_rate, batch_size, seed: as `slim`; `model` must be a
-            name, since every run starts from fresh weights.
+            name or a `.keras` path, since every run starts afresh from it.
         out: directory for `sweep.csv` and `sweep.png`.
 
     Returns:
         A list of dicts, one per λ plus the baseline: `l1`, `accuracy`,
         `params`, `param_reduction_pct`, `flops`.
     """
-    if not isinstance(model, str):
+    if not isinstance(model, (str, os.PathLike)):
         raise ValueError(
-            f"sweep needs a model name to rebuild fresh models. Received: model={model!r}"
+            "sweep needs a model name or a .keras path to start every run "
+            f"afresh. Received: model={model!r}"
         )
     for value in l1_values:
         if not value >= 0:
@@ -166,14 +206,15 @@ def sweep(
     progress = keras.utils.Progbar(len(l1_values) + 1, unit_name="run")
     keras.utils.set_random_seed(seed)
     base = compile_model(
-        models_lib.build(model, dataset.input_shape, dataset.num_classes), learning_rate
+        models_lib.resolve(model, dataset.input_shape, dataset.num_classes),
+        learning_rate,
     )
     _fit(base, dataset, epochs + finetune_epochs, batch_size)
     base_params = metrics.count_params(base)
     rows = [
         {
             "l1": "baseline",
-            "accuracy": evaluate_accuracy(base, dataset.x_test, dataset.y_test),
+            "accuracy": evaluate(base, dataset),
             "params": base_params,
             "param_reduction_pct": 0.0,
             "flops": metrics.count_flops(base),
@@ -197,7 +238,7 @@ def sweep(
         rows.append(
             {
                 "l1": value,
-                "accuracy": evaluate_accuracy(small, dataset.x_test, dataset.y_test),
+                "accuracy": evaluate(small, dataset),
                 "params": params,
                 "param_reduction_pct": 100.0 * (1 - params / base_params),
                 "flops": metrics.count_flops(small),

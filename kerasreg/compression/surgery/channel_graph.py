@@ -345,7 +345,7 @@ class ChannelGraph:
         >>> from kerasreg import models
         >>> graph = ChannelGraph(models.cnn((8, 8, 1), 10, filters=(4, 8)))
         >>> [(conv.name, bn.name) for conv, bn in graph.conv_bn_pairs()][:1]
-        [('conv1', 'bn1')]
+        [('block1_conv', 'block1_bn')]
         """
         convs = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
         made_by = {tid: call for call in self.calls for tid in call.outputs}

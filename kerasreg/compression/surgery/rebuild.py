@@ -76,7 +76,7 @@ def shrink(model, threshold=0.0, strict=True, round_to=None):
     >>> from kerasreg import models
     >>> model = models.cnn((8, 8, 1), 10)
     >>> bn = model.get_layer("block1_bn")
-    >>> bn.gamma.assign(np.r_[np.zeros(16), np.ones(16)].astype("float32"))
+    >>> _ = bn.gamma.assign(np.r_[np.zeros(16), np.ones(16)].astype("float32"))
     >>> small = shrink(model)
     >>> small.get_layer("block1_conv").filters
     16
