@@ -27,11 +27,12 @@ def test_fast_pipeline_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "tflite int8" in printed and "test acc" in printed
     for name in (
-        "baseline.keras",
+        "original.keras",
+        "slimmed.keras",
         "shrunk.keras",
         "finetuned.keras",
         "distilled.keras",
-        "baseline_float32.tflite",
+        "original_float32.tflite",
         "final_float32.tflite",
         "final_float16.tflite",
         "final_int8.tflite",
@@ -43,10 +44,12 @@ def test_fast_pipeline_end_to_end(tmp_path, capsys):
     assert not [p for p in os.listdir(out) if ".tmp" in p]
     metrics = json.loads((out / "metrics.json").read_text())
     rows = {r["stage"]: r for r in metrics["rows"]}
-    assert list(rows)[:4] == ["baseline", "shrink", "finetune", "distill"]
+    assert list(rows)[:5] == ["original", "slim", "shrink", "finetune", "distill"]
+    # The reference model trained plainly is the original: same size as slim.
+    assert rows["original"]["params"] == rows["slim"]["params"]
     # --fast marks half the channels (coupled γ ranking) so shrink really cuts.
-    assert rows["shrink"]["params"] < 0.5 * rows["baseline"]["params"]
-    assert rows["shrink"]["flops"] < rows["baseline"]["flops"]
+    assert rows["shrink"]["params"] < 0.5 * rows["slim"]["params"]
+    assert rows["shrink"]["flops"] < rows["slim"]["flops"]
     int8, f32 = rows["tflite int8"], rows["tflite float32"]
     assert int8["size_bytes"] < 0.6 * f32["size_bytes"]
     assert abs(int8["accuracy"] - f32["accuracy"]) < 0.05
@@ -56,9 +59,13 @@ def test_fast_pipeline_end_to_end(tmp_path, capsys):
     assert all(
         r["accuracy"] > 0.3 for k, r in rows.items() if k != "shrink"
     )  # chance 0.1
-    targets = metrics["targets"]
-    base = rows["tflite baseline float32"]["size_bytes"]
-    assert targets["size_reduction_x"] == pytest.approx(base / int8["size_bytes"])
+    summary = metrics["summary"]
+    base = rows["tflite original float32"]["size_bytes"]
+    assert summary["size_ratio"] == pytest.approx(base / int8["size_bytes"])
+    change = 100 * (int8["accuracy"] - rows["original"]["accuracy"])
+    assert summary["accuracy_change_points"] == pytest.approx(change)
+    assert "smaller than the plainly trained model" in printed
+    assert summary["sentence"] in printed
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 4  # size plot, γ, channels, curves
     assert "<table>" in page
@@ -75,10 +82,10 @@ def test_resume_after_an_interrupted_stage(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         compress(out, verbose=0, **SMALL)
     state = json.loads((out / "state.json").read_text())
-    assert list(state["done"]) == ["baseline", "shrink", "finetune"]
+    assert list(state["done"]) == ["original", "slim", "shrink", "finetune"]
     assert not (out / "distilled.keras").exists()
     assert not [p for p in os.listdir(out) if ".tmp" in p]
-    stamp = os.path.getmtime(out / "baseline.keras")
+    stamp = os.path.getmtime(out / "slimmed.keras")
 
     calls = []
 
@@ -87,23 +94,25 @@ def test_resume_after_an_interrupted_stage(tmp_path, monkeypatch):
         return original(self)
 
     monkeypatch.setattr(_compress_stages.StageRunner, "_distill", counting)
-    monkeypatch.setattr(
-        _compress_stages.StageRunner,
-        "_baseline",
-        lambda self: pytest.fail("baseline must not be retrained"),
-    )
+    for stage in ("_original", "_slim"):
+        monkeypatch.setattr(
+            _compress_stages.StageRunner,
+            stage,
+            lambda self: pytest.fail("a finished stage must not be retrained"),
+        )
     result = compress(out, verbose=0, **SMALL)
     assert calls == ["distill"]
-    assert os.path.getmtime(out / "baseline.keras") == stamp
-    assert [r["stage"] for r in result["rows"]][:4] == [
-        "baseline",
+    assert os.path.getmtime(out / "slimmed.keras") == stamp
+    assert [r["stage"] for r in result["rows"]][:5] == [
+        "original",
+        "slim",
         "shrink",
         "finetune",
         "distill",
     ]
     rows = {r["stage"]: r for r in result["rows"]}
     # Without marking, shrink removes only frozen channels: same function.
-    assert rows["shrink"]["accuracy"] == rows["baseline"]["accuracy"]
+    assert rows["shrink"]["accuracy"] == rows["slim"]["accuracy"]
     # A third run finds everything done and trains nothing.
     monkeypatch.setattr(
         _compress_stages.StageRunner, "_distill", lambda self: pytest.fail("rerun")
