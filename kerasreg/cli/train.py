@@ -1,4 +1,4 @@
-"""`kerasreg train`: train a reference model and save it with its curves."""
+"""`kerasreg train`: train a model on a dataset and save it with its curves."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from kerasreg.cli._common import (
 def add_train(subparsers):
     parser = subparsers.add_parser(
         "train",
-        help="train a reference model and save model, history, metrics, curves",
-        description="Train a reference model with a progress bar. Writes "
-        "model.keras, history.json, metrics.json and curves.png under --out.",
+        help="train a model and save model, history, metrics, curves",
+        description="Train a reference model or a .keras model with a progress "
+        "bar. Writes model.keras, history.json, metrics.json and curves.png "
+        "under --out.",
     )
     _common_data_args(parser)
     parser.add_argument(
@@ -35,6 +36,11 @@ def add_train(subparsers):
     )
     parser.add_argument(
         "--ps", type=int, default=1, help="parameter servers (default: 1)"
+    )
+    parser.add_argument(
+        "--recipe",
+        help="train with a CIFAR recipe (SGD, cosine lr, weight decay, crop and "
+        "flip), e.g. resnet20; --lr and --batch-size are then the recipe's",
     )
     parser.add_argument(
         "--precision",
@@ -73,6 +79,7 @@ def run_train(args):
             out=args.out,
             strategy=strategy,
             precision=args.precision,
+            recipe=args.recipe,
         )
     _print_metrics(result)
     print(f"Saved model.keras, history.json, metrics.json, curves.png to {args.out}")

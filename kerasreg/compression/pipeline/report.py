@@ -45,14 +45,33 @@ def _png_file(path):
 def _accuracy_vs_size(rows):
     plt = _io.pyplot()
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     for r in rows:
-        marker = "s" if r["stage"].startswith("tflite") else "o"
-        ax.scatter(r["size_bytes"] / 1024, 100 * r["accuracy"], marker=marker)
+        tflite = r["stage"].startswith("tflite")
+        point = (r["size_bytes"] / 1024, 100 * r["accuracy"])
+        ax.scatter(
+            *point, marker="s" if tflite else "o", color="C1" if tflite else "C0"
+        )
+        # Keras rows labelled above, TFLite rows below: files of the same
+        # model sit at the same accuracy.
         ax.annotate(
-            r["stage"], (r["size_bytes"] / 1024, 100 * r["accuracy"]), fontsize=7
+            r["stage"].removeprefix("tflite "),
+            point,
+            xytext=(4, -11 if tflite else 5),
+            textcoords="offset points",
+            fontsize=7,
+            color="C1" if tflite else "C0",
         )
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.scatter([], [], marker="o", color="C0", label="Keras model")
+    ax.scatter([], [], marker="s", color="C1", label="TFLite file")
+    ax.legend(fontsize=8, loc="best")
+    ax.margins(x=0.12, y=0.12)
     ax.set_xlabel("file size (KiB, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("accuracy vs size across stages")
