@@ -1,7 +1,9 @@
 """Shared fixtures of the tests (the TensorFlow set-up is in ../conftest.py)."""
 
 import os
+import re
 
+import numpy as np
 import pytest
 
 MNIST_PATH = os.path.join(
@@ -71,3 +73,66 @@ def image_folder(tmp_path_factory):
 def user_model(tmp_path):
     """`make_user_model` saved as `my_model.keras` in the test's directory."""
     return make_user_model(tmp_path / "my_model.keras")
+
+
+@pytest.fixture(scope="session")
+def trained(digits):
+    """A cnn-tiny trained 4 epochs on digits, once per session.
+
+    The export tests and `kerasreg export` convert, save and measure it;
+    none of them changes it.
+    """
+    import keras
+
+    from kerasreg import models, training
+
+    keras.utils.set_random_seed(0)
+    model = models.build("cnn-tiny", digits.input_shape, digits.num_classes)
+    training.compile_model(model, 1e-2)
+    model.fit(digits.x_train, digits.y_train, epochs=4, batch_size=64, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def teacher(digits):
+    """A cnn-tiny trained briefly on digits, once per test module.
+
+    Per module, as before it moved here: distillation freezes a teacher in
+    place, so each module starts from a fresh one.
+    """
+    import keras
+
+    from kerasreg import models, training
+
+    keras.utils.set_random_seed(0)
+    model = training.compile_model(
+        models.build("cnn-tiny", digits.input_shape, 10), learning_rate=1e-2
+    )
+    model.fit(digits.x_train, digits.y_train, epochs=2, batch_size=64, verbose=0)
+    return model
+
+
+def refused(error, message, call, *args, **kwargs):
+    """Check that `call(*args, **kwargs)` raises `error` saying `message`, one line."""
+    with pytest.raises(error, match=re.escape(message) + "$") as info:
+        call(*args, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def arrays(batches):
+    """Every `(x, y)` batch of a tf.data pipeline, concatenated into two arrays."""
+    xs, ys = zip(*batches.as_numpy_iterator())
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def image_pipeline(n=10, dtype=np.uint8, seed=0):
+    """An unbatched tf.data pipeline of `n` random 4x4x3 images in 3 classes.
+
+    Returns the pipeline and its images and labels as arrays.
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, 4, 4, 3)).astype(dtype)
+    y = np.arange(n) % 3
+    return tf.data.Dataset.from_tensor_slices((x, y)), x, y

@@ -2,7 +2,6 @@
 
 import io
 import os
-import re
 import time
 
 import keras
@@ -13,6 +12,7 @@ from PIL import Image
 
 from kerasreg import data
 from kerasreg._image_folder import IMAGE_FORMATS
+from tests.conftest import arrays, refused
 
 CIFAR_DIR = os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "cifar10"
@@ -56,17 +56,6 @@ def _keras(directory, **kwargs):
     return keras.utils.image_dataset_from_directory(
         directory, shuffle=False, batch_size=4, verbose=False, **kwargs
     )
-
-
-def _arrays(ds):
-    xs, ys = zip(*ds.as_numpy_iterator())
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-def _refused(error, message, call, *args, **kwargs):
-    with pytest.raises(error, match=re.escape(message) + "$") as info:
-        call(*args, **kwargs)
-    assert "\n" not in str(info.value)
 
 
 # --- layouts, class names, splits ----------------------------------------
@@ -167,8 +156,8 @@ def test_images_equal_keras_own(tmp_path, channels, color_mode, image_size):
     reference = _keras(
         tmp_path / "test", image_size=image_size or (6, 5), color_mode=mode
     )
-    x, y = _arrays(ds.batches("test", batch_size=2))
-    x_ref, y_ref = _arrays(reference)
+    x, y = arrays(ds.batches("test", batch_size=2))
+    x_ref, y_ref = arrays(reference)
     np.testing.assert_array_equal(x, x_ref)
     np.testing.assert_array_equal(y, y_ref)
 
@@ -232,12 +221,12 @@ def test_batches_shapes_dtypes_values_and_scale(tmp_path):
     assert images.shape == (4, 6, 5, 3) and images.dtype == tf.float32
     assert labels.dtype == tf.int64
     expected = np.stack([written[p] for p in ds.file_paths("train")]).astype("float32")
-    x, y = _arrays(ds.batches("train", batch_size=4))
+    x, y = arrays(ds.batches("train", batch_size=4))
     np.testing.assert_array_equal(x, expected)
     np.testing.assert_array_equal(y, [0, 0, 0, 1, 1, 1, 1])
-    x, _ = _arrays(ds.batches("train", scale=1 / 255))
+    x, _ = arrays(ds.batches("train", scale=1 / 255))
     np.testing.assert_array_equal(x, expected * np.float32(1 / 255))
-    x, _ = _arrays(ds.batches("train", augment=lambda images: images[:, ::-1]))
+    x, _ = arrays(ds.batches("train", augment=lambda images: images[:, ::-1]))
     np.testing.assert_array_equal(x, expected[:, ::-1])
     sizes = [len(y) for _, y in ds.batches("train", batch_size=3, repeat=True).take(4)]
     assert sizes == [3, 3, 3, 3]
@@ -246,14 +235,14 @@ def test_batches_shapes_dtypes_values_and_scale(tmp_path):
 def test_shuffle_is_seeded_and_reshuffles_every_epoch(tmp_path):
     _folder(tmp_path, {"a": 10, "b": 10})
     ds = data.load(tmp_path)
-    first = _arrays(ds.batches("train", shuffle=True, seed=3))[1]
-    again = _arrays(ds.batches("train", shuffle=True, seed=3))[1]
+    first = arrays(ds.batches("train", shuffle=True, seed=3))[1]
+    again = arrays(ds.batches("train", shuffle=True, seed=3))[1]
     np.testing.assert_array_equal(first, again)
-    assert sorted(first) == sorted(_arrays(ds.batches("train"))[1])
+    assert sorted(first) == sorted(arrays(ds.batches("train"))[1])
     assert not np.array_equal(first, np.sort(first))
     epochs = ds.batches("train", shuffle=True, seed=3)
-    x1, _ = _arrays(epochs)
-    x2, _ = _arrays(epochs)
+    x1, _ = arrays(epochs)
+    x2, _ = arrays(epochs)
     assert not np.array_equal(x1, x2)
 
 
@@ -268,14 +257,14 @@ def test_streaming_gives_the_cached_batches(tmp_path):
             streamed.batches("train", 3, **kwargs),
         )
         for _ in range(2):  # two epochs each
-            for x, y in zip(_arrays(a), _arrays(b)):
+            for x, y in zip(arrays(a), arrays(b)):
                 np.testing.assert_array_equal(x, y)
     for path in cached.file_paths("train"):
         os.remove(path)
     # The cache was filled above; the stream reads the files every epoch.
-    assert _arrays(cached.batches("train"))[0].shape == (16, 6, 5, 3)
+    assert arrays(cached.batches("train"))[0].shape == (16, 6, 5, 3)
     with pytest.raises(tf.errors.NotFoundError):
-        _arrays(streamed.batches("train"))
+        arrays(streamed.batches("train"))
 
 
 def test_sample_reads_only_the_drawn_images(tmp_path):
@@ -294,7 +283,7 @@ def test_sample_reads_only_the_drawn_images(tmp_path):
 def test_arrays_are_not_loaded_silently(tmp_path):
     _folder(tmp_path, {"a": 5})
     ds = data.load(tmp_path)
-    _refused(
+    refused(
         AttributeError,
         "ImageFolderDataset keeps its images out of memory, so it has no x_train: "
         "read batches with .batches('train') or .batches('test'), or a small split "
@@ -304,14 +293,14 @@ def test_arrays_are_not_loaded_silently(tmp_path):
         "x_train",
     )
     assert not hasattr(ds, "y_test")
-    _refused(
+    refused(
         ValueError,
         "The train split takes 0 MiB as float32, more than max_bytes=10. "
         "Stream it with batches('train') or raise max_bytes.",
         ds.to_arrays,
         max_bytes=10,
     )
-    _refused(
+    refused(
         ValueError,
         "Expected split='train' or split='test'. Received: split='val'",
         ds.batches,
@@ -375,7 +364,7 @@ def test_input_scale_feeds_each_model_what_plain_keras_feeds_it(tmp_path):
 def test_missing_path(tmp_path):
     path = str(tmp_path / "nope")
     message = f"No such file or directory: source={path!r}"
-    _refused(FileNotFoundError, message, data.load, path)
+    refused(FileNotFoundError, message, data.load, path)
 
 
 def test_empty_folder(tmp_path):
@@ -383,7 +372,7 @@ def test_empty_folder(tmp_path):
         f"No class folders in {tmp_path}: expected one folder of images per class, "
         "or train/ and test/ folders of class folders."
     )
-    _refused(ValueError, message, data.load, tmp_path)
+    refused(ValueError, message, data.load, tmp_path)
 
 
 def test_images_without_class_folders(tmp_path):
@@ -394,7 +383,7 @@ def test_images_without_class_folders(tmp_path):
         f"No class folders in {tmp_path} (it holds 2 images directly): expected one "
         "folder of images per class, or train/ and test/ folders of class folders."
     )
-    _refused(ValueError, message, data.load, tmp_path)
+    refused(ValueError, message, data.load, tmp_path)
 
 
 def test_class_folder_without_images(tmp_path):
@@ -405,7 +394,7 @@ def test_class_folder_without_images(tmp_path):
         f"Class folder {tmp_path / 'b'} holds no images: expected files ending in "
         ".bmp, .gif, .jpeg, .jpg, .png."
     )
-    _refused(ValueError, message, data.load, tmp_path)
+    refused(ValueError, message, data.load, tmp_path)
 
 
 def test_class_folders_differ_between_train_and_test(tmp_path):
@@ -416,7 +405,7 @@ def test_class_folders_differ_between_train_and_test(tmp_path):
         "only in train/: ['b', 'c']; only in test/: ['d', 'e']. Give both the same "
         "class folders."
     )
-    _refused(ValueError, message, data.load, tmp_path)
+    refused(ValueError, message, data.load, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -442,7 +431,7 @@ def test_corrupt_image(tmp_path, content, reason):
     bad = tmp_path / "a" / "bad.jpg"
     bad.write_bytes(content)
     message = f"Corrupt image {bad}: {reason}. Remove or replace it."
-    _refused(ValueError, message, data.load, tmp_path)
+    refused(ValueError, message, data.load, tmp_path)
 
 
 def test_several_corrupt_images_are_counted(tmp_path):
@@ -454,7 +443,7 @@ def test_several_corrupt_images_are_counted(tmp_path):
         "image (it starts with b'junk') (2 more bad files after it). Remove or "
         "replace it."
     )
-    _refused(ValueError, message, data.load, tmp_path)
+    refused(ValueError, message, data.load, tmp_path)
 
 
 def test_mixed_grayscale_and_rgb(tmp_path):
@@ -468,7 +457,7 @@ def test_mixed_grayscale_and_rgb(tmp_path):
         f"Images mix color modes: {gray} is grayscale, {rgb} is rgb; pass "
         "color_mode='rgb' (or 'grayscale', 'rgba') to convert them all."
     )
-    _refused(ValueError, message, data.load, tmp_path)
+    refused(ValueError, message, data.load, tmp_path)
 
 
 def test_mixed_sizes(tmp_path):
@@ -482,7 +471,7 @@ def test_mixed_sizes(tmp_path):
         f"Images differ in size: {first} is 6x5, {other} is 8x7 (height x width); "
         "pass image_size=(height, width) to resize them all."
     )
-    _refused(ValueError, message, data.load, tmp_path)
+    refused(ValueError, message, data.load, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -506,7 +495,7 @@ def test_mixed_sizes(tmp_path):
 )
 def test_bad_options(tmp_path, kwargs, message):
     _folder(tmp_path, {"a": 5})
-    _refused(ValueError, message, data.load, tmp_path, **kwargs)
+    refused(ValueError, message, data.load, tmp_path, **kwargs)
 
 
 def test_too_few_images_to_hold_out(tmp_path):
@@ -515,7 +504,7 @@ def test_too_few_images_to_hold_out(tmp_path):
         f"{tmp_path} has too few images to hold out 20% of a class for testing: add "
         "images, or give it train/ and test/ folders."
     )
-    _refused(ValueError, message, data.load, tmp_path)
+    refused(ValueError, message, data.load, tmp_path)
 
 
 # --- the shared CIFAR-10 folder, when this checkout sits beside it ---------

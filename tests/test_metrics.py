@@ -1,7 +1,6 @@
-"""kerasreg.report: counts, sizes, latency, tables and plots."""
+"""kerasreg.metrics (read through kerasreg.report): counts, sizes, latency."""
 
 import keras
-import numpy as np
 import pytest
 
 from kerasreg import models, report
@@ -54,28 +53,3 @@ def test_measure_latency_positive_and_scales_with_batch():
     assert big > one
     with pytest.raises(ValueError, match=r"Expected repeats >= 1. Received: repeats=0"):
         report.measure_latency(model, repeats=0)
-
-
-def test_format_table():
-    text = report.format_table(
-        [
-            {"stage": "baseline", "acc": 0.98765, "params": 1200},
-            {"stage": "slim", "acc": 0.5},
-        ]
-    )
-    assert text.splitlines() == [
-        "stage     acc     params",
-        "--------  ------  ------",
-        "baseline  0.9877  1200",
-        "slim      0.5",
-    ]
-    assert report.format_table([]) == ""
-
-
-def test_plot_curves_writes_png(tmp_path):
-    history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8]}
-    path = tmp_path / "curves.png"
-    fig = report.plot_curves(history, path)
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(fig.axes) == 2
-    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), [1.1, 0.7])

@@ -1,7 +1,9 @@
-"""kerasreg/saving.py: `.keras` files saved by earlier versions still load."""
+"""kerasreg/saving.py: `.keras` files load in a fresh process and from old versions."""
 
 import json
 import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -9,6 +11,33 @@ import numpy as np
 import kerasreg
 
 DATA = pathlib.Path(__file__).parent / "data"
+
+
+def test_load_model_registers_kerasreg_objects(tmp_path):
+    # A fresh interpreter that only runs `import kerasreg` can load a model
+    # holding kerasreg layers and losses.
+    script = f"""
+import keras, numpy as np
+from kerasreg.layers import DropConnectDense
+from kerasreg.losses import SparseCategoricalCrossentropy
+model = keras.Sequential([keras.Input((4,)), DropConnectDense(3, rate=0.5)])
+model.compile("adam", SparseCategoricalCrossentropy(label_smoothing=0.1))
+model.save({str(tmp_path / "m.keras")!r})
+"""
+    loader = f"""
+import kerasreg, numpy as np
+model = kerasreg.load_model({str(tmp_path / "m.keras")!r})
+print(type(model.layers[0]).__name__, type(model.loss).__name__)
+"""
+    for code in (script, loader):
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [
+        "DropConnectDense",
+        "SparseCategoricalCrossentropy",
+    ]
 
 
 def test_a_model_saved_before_the_layout_move_loads_with_the_same_outputs():

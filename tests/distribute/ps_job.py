@@ -1,4 +1,4 @@
-"""Parameter-server scenarios run in a fresh process by test_async_trainer.py.
+"""Parameter-server scenarios, run in a fresh process by conftest.py's kill_run.
 
 Connecting to a cluster changes TensorFlow's process-wide context, so these
 runs stay out of the pytest process. Prints one JSON line with the results.

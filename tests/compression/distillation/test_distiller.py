@@ -1,7 +1,5 @@
-"""Tests of kerasreg.compression.distillation (issue 4)."""
+"""Distiller and distill: arguments, training, saving, strategies, slimming."""
 
-import json
-import os
 import warnings
 
 import keras
@@ -11,56 +9,11 @@ import tensorflow as tf
 
 from kerasreg import distribute, models, training
 from kerasreg.compression.distillation import Distiller, distill, distillation_loss
-
-
-def _mlp(num_classes=4, hidden=8, name=None, activation=None):
-    inputs = keras.Input((6,))
-    x = keras.layers.Dense(hidden, activation="relu")(inputs)
-    outputs = keras.layers.Dense(num_classes, activation=activation)(x)
-    return keras.Model(inputs, outputs, name=name)
-
-
-def _toy(n=64, num_classes=4):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(n, 6)).astype("float32")
-    y = rng.integers(0, num_classes, n)
-    return x, y
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+from tests.compression.distillation.conftest import mlp, toy
 
 
 def _weights(model):
     return [np.array(w) for w in model.weights]
-
-
-# -- the loss ------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "temperature, lambda_soft, lambda_hard",
-    [(1.0, 1.0, 1.0), (4.0, 0.9, 0.1), (20.0, 3.0, 0.0), (2.5, 0.0, 2.0)],
-)
-def test_loss_matches_hand_computation(temperature, lambda_soft, lambda_hard):
-    rng = np.random.default_rng(1)
-    t, s = rng.normal(size=(2, 5, 3)) * 3
-    y = np.array([0, 2, 1, 1, 0])
-    w = np.array([1.0, 0.5, 0.0, 2.0, 1.0])
-    soft = -(_softmax(t / temperature) * np.log(_softmax(s / temperature))).sum(-1)
-    hard = -np.log(_softmax(s)[np.arange(5), y])
-    expected = (lambda_soft * temperature**2 * soft + lambda_hard * hard) / (
-        lambda_soft + lambda_hard
-    )
-    args = (temperature, lambda_soft, lambda_hard)
-    got = distillation_loss(y, t.astype("float32"), s.astype("float32"), *args)
-    np.testing.assert_allclose(float(got), expected.mean(), rtol=1e-5)
-    weighted = distillation_loss(y, t, s.astype("float32"), *args, sample_weight=w)
-    np.testing.assert_allclose(float(weighted), (w * expected).mean(), rtol=1e-5)
-    one_hot = np.eye(3, dtype="float32")[y]
-    got = distillation_loss(one_hot, t, s.astype("float32"), *args)
-    np.testing.assert_allclose(float(got), expected.mean(), rtol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +38,7 @@ def test_loss_matches_hand_computation(temperature, lambda_soft, lambda_hard):
 )
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        Distiller(_mlp(), _mlp(), **kwargs)
+        Distiller(mlp(), mlp(), **kwargs)
     if "ensemble" not in kwargs:
         with pytest.raises(ValueError, match=message):
             distillation_loss(np.zeros(2), np.zeros((2, 3)), np.zeros((2, 3)), **kwargs)
@@ -97,65 +50,25 @@ def test_bad_models():
         match=r"Received: teacher output shape \(None, 5\) and student output "
         r"shape \(None, 4\)",
     ):
-        Distiller(_mlp(4), _mlp(5))
+        Distiller(mlp(4), mlp(5))
     with pytest.raises(ValueError, match=r"Received: teacher\[1\] output shape"):
-        Distiller(_mlp(4), [_mlp(4), _mlp(3)])
+        Distiller(mlp(4), [mlp(4), mlp(3)])
     with pytest.raises(ValueError, match=r"The student must output logits"):
-        Distiller(_mlp(activation="softmax"), _mlp())
-    model = _mlp()
+        Distiller(mlp(activation="softmax"), mlp())
+    model = mlp()
     with pytest.raises(ValueError, match=r"same model as teacher and student"):
         Distiller(model, model)
     with pytest.raises(ValueError, match=r"Expected an integer epochs >= 1"):
-        distill(_mlp(), _mlp(), _toy(), epochs=0)
-
-
-# -- teachers --------------------------------------------------------------
-
-
-def test_ensemble_average():
-    x, _ = _toy(16)
-    teachers = [_mlp(name=f"t{i}") for i in range(3)]
-    logits = np.stack([t.predict(x, verbose=0) for t in teachers])
-    by_logits = Distiller(_mlp(), teachers, ensemble="logits")
-    np.testing.assert_allclose(
-        by_logits.teacher.predict(x, verbose=0), logits.mean(0), rtol=1e-5, atol=1e-6
-    )
-    by_probs = Distiller(_mlp(), teachers, temperature=3.0, ensemble="probabilities")
-    np.testing.assert_allclose(
-        _softmax(by_probs.teacher.predict(x, verbose=0) / 3.0),
-        _softmax(logits / 3.0).mean(0),
-        rtol=1e-5,
-    )
-    assert by_probs.teachers == teachers
-    # Members sharing one name (the same builder twice) are accepted.
-    twins = Distiller(_mlp(), [_mlp(name="same"), _mlp(name="same")])
-    assert len(twins.teachers) == 2
-
-
-def test_softmax_teacher_is_read_through_its_logits():
-    x, _ = _toy(16)
-    fused = _mlp(activation="softmax")
-    inputs = keras.Input((6,))
-    separate = keras.Model(inputs, keras.layers.Softmax()(_mlp()(inputs)))
-    for teacher in (fused, separate):
-        distiller = Distiller(_mlp(), teacher, temperature=2.0)
-        logits = distiller.teacher.predict(x, verbose=0)
-        np.testing.assert_allclose(
-            _softmax(logits), teacher.predict(x, verbose=0), rtol=1e-5, atol=1e-6
-        )
-        assert not np.allclose(logits.sum(-1), 1.0)
-
-
-# -- training --------------------------------------------------------------
+        distill(mlp(), mlp(), toy(), epochs=0)
 
 
 def test_lambda_soft_zero_is_plain_training():
-    x, y = _toy(96)
-    student = _mlp()
+    x, y = toy(96)
+    student = mlp()
     twin = keras.models.clone_model(student)
     twin.set_weights(student.get_weights())
     initial = student.get_weights()
-    distiller = Distiller(student, _mlp(), lambda_soft=0.0, lambda_hard=1.0)
+    distiller = Distiller(student, mlp(), lambda_soft=0.0, lambda_hard=1.0)
     distiller.compile(optimizer=keras.optimizers.SGD(0.1))
     twin.compile(
         optimizer=keras.optimizers.SGD(0.1),
@@ -169,10 +82,10 @@ def test_lambda_soft_zero_is_plain_training():
 
 
 def test_compute_loss_uses_distillation_loss_with_sample_weights():
-    x, y = _toy(8)
+    x, y = toy(8)
     w = np.linspace(0.0, 2.0, 8).astype("float32")
     distiller = Distiller(
-        _mlp(), _mlp(), temperature=3.0, lambda_soft=2.0, lambda_hard=1.0
+        mlp(), mlp(), temperature=3.0, lambda_soft=2.0, lambda_hard=1.0
     )
     distiller.compile()
     got = distiller.compute_loss(x, y, distiller(x), sample_weight=w)
@@ -183,11 +96,11 @@ def test_compute_loss_uses_distillation_loss_with_sample_weights():
 
 
 def test_zero_sample_weights_from_tf_data_leave_student_unchanged():
-    x, y = _toy(64)
-    student = _mlp()
+    x, y = toy(64)
+    student = mlp()
     before = _weights(student)
     data = tf.data.Dataset.from_tensor_slices((x, y, np.zeros(64, "float32"))).batch(16)
-    distiller = Distiller(student, _mlp())
+    distiller = Distiller(student, mlp())
     distiller.compile(optimizer="adam", metrics=["accuracy"])
     history = distiller.fit(data, epochs=1, verbose=0, shuffle=False)
     for a, b in zip(before, _weights(student)):
@@ -195,21 +108,10 @@ def test_zero_sample_weights_from_tf_data_leave_student_unchanged():
     assert history.history["loss"] == [0.0]
 
 
-@pytest.fixture(scope="module")
-def teacher(digits):
-    """A cnn-tiny trained briefly on digits."""
-    keras.utils.set_random_seed(0)
-    model = training.compile_model(
-        models.build("cnn-tiny", digits.input_shape, 10), learning_rate=1e-2
-    )
-    model.fit(digits.x_train, digits.y_train, epochs=2, batch_size=64, verbose=0)
-    return model
-
-
 def test_save_reload_round_trip(tmp_path):
-    x, y = _toy(64)
-    teachers = [_mlp(name="a"), _mlp(name="b")]
-    distiller = Distiller(_mlp(), teachers, temperature=5.0, ensemble="probabilities")
+    x, y = toy(64)
+    teachers = [mlp(name="a"), mlp(name="b")]
+    distiller = Distiller(mlp(), teachers, temperature=5.0, ensemble="probabilities")
     loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
     distiller.compile(
         optimizer=keras.optimizers.Adam(0.01), loss=loss, metrics=["accuracy"]
@@ -241,9 +143,9 @@ def test_save_reload_round_trip(tmp_path):
 
 
 def test_callbacks_early_stopping_and_checkpoint(tmp_path):
-    x, y = _toy(64)
+    x, y = toy(64)
     path = str(tmp_path / "best.keras")
-    distiller = Distiller(_mlp(), _mlp())
+    distiller = Distiller(mlp(), mlp())
     distiller.compile(optimizer=keras.optimizers.SGD(0.0), metrics=["accuracy"])
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_soft_loss", mode="min", patience=1),
@@ -260,11 +162,11 @@ def test_callbacks_early_stopping_and_checkpoint(tmp_path):
 
 
 def test_mirrored_strategy_matches_single_device():
-    x, y = _toy(64)
+    x, y = toy(64)
     strategy = distribute.strategy("mirrored", replicas=2)  # own collective keys
-    single = Distiller(_mlp(), _mlp())
+    single = Distiller(mlp(), mlp())
     with strategy.scope():
-        student, teacher = _mlp(), _mlp()
+        student, teacher = mlp(), mlp()
         student.set_weights(single.student.get_weights())
         teacher.set_weights(single.teacher.get_weights())
         mirrored = Distiller(student, teacher)
@@ -281,40 +183,6 @@ def test_mirrored_strategy_matches_single_device():
         np.testing.assert_array_equal(a, b)
     for key in ("loss", "soft_loss", "hard_loss"):  # reported per example, unscaled
         assert histories[1][key] == pytest.approx(histories[0][key], rel=1e-5)
-
-
-# -- CLI ------------------------------------------------------------------
-
-
-def test_cli_distill_writes_report(tmp_path, digits, teacher, capsys):
-    from kerasreg import cli
-
-    teacher_path = str(tmp_path / "teacher.keras")
-    teacher.save(teacher_path)
-    small = str(tmp_path / "small.npz")  # a slice of digits keeps the test short
-    np.savez(
-        small,
-        x_train=digits.x_train[:256],
-        y_train=digits.y_train[:256],
-        x_test=digits.x_test[:128],
-        y_test=digits.y_test[:128],
-    )
-    out = tmp_path / "report"
-    argv = ["distill", "--data", small, "--teacher", teacher_path]
-    argv += ["--student", "cnn-tiny"]
-    argv += ["--epochs", "1", "--seeds", "1", "--temperature", "3", "--out", str(out)]
-    assert cli.main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "student, distilled" in printed and "±" in printed
-    assert os.path.isfile(out / "curves.png")
-    result = json.loads((out / "report.json").read_text())
-    assert len(result["distilled"]["accuracies"]) == 1 and result["scratch"]["std"] == 0
-    assert result["teacher"]["params"] == teacher.count_params()
-    assert cli.main(["distill", "--teacher", "missing.keras", "--out", str(out)]) == 1
-    assert "no such teacher model file" in capsys.readouterr().err
-
-
-# -- composition with network slimming (written last, issue 3) -------------
 
 
 def test_network_slimming_on_the_student(digits):

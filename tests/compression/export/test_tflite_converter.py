@@ -1,103 +1,12 @@
-"""TFLite export: every scheme, the TFLiteModel runner, comparison, bad input."""
+"""to_tflite: bad input leaves no file, a rejected op is named, the file."""
 
-import contextlib
-import io
 import os
 
 import keras
 import numpy as np
 import pytest
 
-from kerasreg import models, training
-from kerasreg.compression.export import TFLiteModel, compare_exports, to_tflite
-
-
-@pytest.fixture(scope="module")
-def trained(digits):
-    keras.utils.set_random_seed(0)
-    model = models.build("cnn-tiny", digits.input_shape, digits.num_classes)
-    training.compile_model(model, 1e-2)
-    model.fit(digits.x_train, digits.y_train, epochs=4, batch_size=64, verbose=0)
-    return model
-
-
-@pytest.fixture(scope="module")
-def exports(trained, digits, tmp_path_factory):
-    """compare_exports run once; its .tflite files are kept for the tests."""
-    folder = tmp_path_factory.mktemp("exports")
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        rows = compare_exports(trained, digits, out_dir=str(folder), latency_repeats=20)
-    return folder, {row["format"]: row for row in rows}, printed.getvalue()
-
-
-def test_float32_file_matches_keras_outputs(trained, digits, exports):
-    folder, _, _ = exports
-    tflite = TFLiteModel(folder / "model_float32.tflite")
-    x = digits.x_test[:45]
-    got = tflite.predict(x, batch_size=7)  # uneven last batch: resized
-    np.testing.assert_allclose(got, trained.predict(x, verbose=0), atol=1e-4)
-    assert got.dtype == np.float32 and tflite.input_dtype == np.float32
-
-
-def test_int8_full_takes_int8_and_agrees_with_keras(trained, digits, exports):
-    folder, _, _ = exports
-    tflite = TFLiteModel(folder / "model_int8-full.tflite")
-    assert tflite.input_dtype == np.int8
-    got = tflite.predict(digits.x_test[:100])
-    expected = trained.predict(digits.x_test[:100], verbose=0)
-    assert got.dtype == np.float32  # dequantized logits
-    assert np.mean(np.argmax(got, -1) == np.argmax(expected, -1)) >= 0.95
-    assert np.abs(got - expected).mean() < 0.1 * np.abs(expected).mean()
-
-
-def test_compare_exports_table(trained, digits, exports):
-    folder, rows, _ = exports
-    assert list(rows) == [
-        "tflite float32",
-        "tflite float16",
-        "tflite dynamic",
-        "tflite int8",
-        "tflite int8-full",
-        "keras int8 (.keras)",
-    ]
-    keras_accuracy = training.evaluate_accuracy(trained, digits.x_test, digits.y_test)
-    assert rows["tflite float32"]["accuracy"] == pytest.approx(keras_accuracy, abs=1e-9)
-    assert rows["tflite float32"]["size_ratio"] == 1.0
-    # This tiny model's file is mostly flatbuffer overhead (about 5 kB); the
-    # 0.30x target on the real CNN is measured in benchmarks/bench_export.py.
-    assert rows["tflite float16"]["size_ratio"] < 0.8
-    for name in ("tflite dynamic", "tflite int8", "tflite int8-full"):
-        assert rows[name]["size_bytes"] < rows["tflite float16"]["size_bytes"], name
-        assert rows[name]["accuracy"] > keras_accuracy - 0.03, name
-    for name, row in rows.items():
-        assert row["gzip_bytes"] < row["size_bytes"] and row["latency_ms"] > 0, name
-        if name.startswith("tflite"):
-            path = folder / f"model_{name.split()[1]}.tflite"
-            assert row["size_bytes"] == os.path.getsize(path)
-
-
-def test_evaluate_reports_accuracy_size_latency(digits, exports):
-    folder, _, _ = exports
-    tflite = TFLiteModel(folder / "model_dynamic.tflite")
-    result = tflite.evaluate(digits.x_test, digits.y_test, latency_repeats=10)
-    predicted = np.argmax(tflite.predict(digits.x_test), -1)
-    assert result["accuracy"] == np.mean(predicted == digits.y_test) > 0.8
-    assert result["size_bytes"] == os.path.getsize(folder / "model_dynamic.tflite")
-    assert 0 < result["latency_ms"] < 50
-
-
-def test_compare_exports_prints_one_table(exports):
-    lines = exports[2].splitlines()
-    assert lines[0].split() == [
-        "format",
-        "size_bytes",
-        "gzip_bytes",
-        "size_ratio",
-        "accuracy",
-        "latency_ms",
-    ]
-    assert lines[2].startswith("tflite float32") and len(lines) == 8
+from kerasreg.compression.export import TFLiteModel, to_tflite
 
 
 @pytest.mark.parametrize(
@@ -166,18 +75,3 @@ def test_to_tflite_writes_the_path(tmp_path):
         model.predict(np.eye(3), verbose=0),
         atol=1e-2,
     )
-
-
-def test_cli_export(trained, tmp_path, capsys):
-    from kerasreg import cli
-
-    path = str(tmp_path / "model.keras")
-    trained.save(path)
-    out = tmp_path / "m.tflite"
-    argv = ["export", "--model", path, "--quantize", "dynamic", "--no-compare"]
-    assert cli.main([*argv, "--out", str(out)]) == 0
-    assert out.read_bytes()[4:8] == b"TFL3"
-    assert f"Saved {out} (dynamic)" in capsys.readouterr().out
-    missing = str(tmp_path / "missing.keras")
-    assert cli.main(["export", "--model", missing, "--out", str(out)]) == 1
-    assert "missing.keras" in capsys.readouterr().err

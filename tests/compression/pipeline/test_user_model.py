@@ -2,14 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 
-from kerasreg import cli, data, training
+from kerasreg import data, training
 from kerasreg.compression import pipeline, slimming
 from tests.conftest import make_user_model
 
@@ -125,65 +123,3 @@ def test_a_reference_model_and_a_rescaling_model_each_get_their_range(
     # evaluate() feeds each its range: the user's model as plain Keras does.
     got = training.evaluate(keras.saving.load_model(user_model), dataset)
     assert got == _plain_keras_accuracy(user_model, image_folder)
-
-
-def _cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "kerasreg.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
-    )
-
-
-def test_cli_export_of_a_user_model_on_a_folder_is_quiet(
-    tmp_path, user_model, image_folder
-):
-    target = tmp_path / "my_model.tflite"
-    result = _cli(
-        "export",
-        "--model",
-        user_model,
-        "--data",
-        image_folder,
-        "--quantize",
-        "int8",
-        "--no-compare",
-        "--out",
-        str(target),
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    assert target.stat().st_size > 0
-    assert f"Saved {target} (int8)" in result.stdout
-    chatter = ("fully_quantize", "XNNPACK", "cuInit", "inference_type")
-    assert not [c for c in chatter if c in result.stdout + result.stderr]
-
-
-def test_cli_export_refuses_a_corrupt_keras_file(tmp_path, capsys):
-    broken = tmp_path / "broken.keras"
-    broken.write_bytes(b"PK\x03\x04 not really a zip")
-    code = cli.main(
-        ["export", "--model", str(broken), "--out", str(tmp_path / "m.tflite")]
-    )
-    assert code == 1
-    err = capsys.readouterr().err.strip()
-    assert err == (
-        f"kerasreg export: error: {broken} is not a readable .keras model: it is "
-        "not a Keras v3 archive (a zip file), so it is corrupt, truncated or "
-        "another format."
-    )
-    assert not (tmp_path / "m.tflite").exists()
-
-
-def test_cli_compress_names_a_toml_key_of_the_wrong_type(tmp_path, capsys):
-    config = tmp_path / "bad.toml"
-    config.write_text('epochs = "ten"\n')
-    code = cli.main(["compress", "--config", str(config), "--out", str(tmp_path / "o")])
-    assert code == 1
-    assert capsys.readouterr().err.strip() == (
-        "kerasreg compress: error: epochs must be an integer. "
-        "Received: epochs='ten' (str)"
-    )

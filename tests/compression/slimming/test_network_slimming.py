@@ -6,20 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from kerasreg import distribute, models, training
+from kerasreg import distribute, training
 from kerasreg.compression.slimming import (
     NetworkSlimming,
     SignFlipFreeze,
     batchnorm_layers,
     dead_channels,
-    mark_channels,
 )
-
-
-def _tiny(momentum=0.9):
-    return models.cnn(
-        (8, 8, 1), 10, filters=(8, 8), dense_units=8, bn_momentum=momentum
-    )
+from tests.compression.slimming.conftest import tiny_cnn
 
 
 def _mean_abs_gamma(model):
@@ -49,7 +43,7 @@ def test_penalty_reaches_gamma(digits):
     means = {}
     for l1 in (0.0, 0.2):
         keras.utils.set_random_seed(0)
-        model = _tiny()
+        model = tiny_cnn()
         _fit(
             model,
             digits,
@@ -65,7 +59,7 @@ def test_penalty_reaches_gamma(digits):
 
 
 def test_penalty_is_in_the_loss_and_detached_after_fit(digits):
-    model = _tiny()
+    model = tiny_cnn()
     slim = NetworkSlimming(0.5)
     _fit(model, digits, [slim], epochs=1)
     assert all(bn.gamma.regularizer is None for bn in batchnorm_layers(model))
@@ -96,7 +90,7 @@ def test_sign_flip_constraint_rule():
     ids=["sgd_momentum", "adamw"],
 )
 def test_frozen_gammas_stay_zero(digits, optimizer):
-    model = _tiny()
+    model = tiny_cnn()
     for bn in batchnorm_layers(model):  # small γ flip sign quickly under L1
         bn.gamma.assign(np.full(bn.gamma.shape, 0.02, "float32"))
     slim = NetworkSlimming(5e-3, freeze_from_epoch=1)
@@ -111,7 +105,7 @@ def test_frozen_gammas_stay_zero(digits, optimizer):
 
 
 def test_history_logs_dead_channels_per_layer(digits):
-    model = _tiny()
+    model = tiny_cnn()
     for bn in batchnorm_layers(model):
         bn.gamma.assign(np.full(bn.gamma.shape, 0.02, "float32"))
     history = _fit(model, digits, [NetworkSlimming(5e-3, freeze_from_epoch=0)])
@@ -127,7 +121,7 @@ def test_history_logs_dead_channels_per_layer(digits):
 def test_tensorboard_receives_dead_channels(digits, tmp_path):
     from tensorboard.backend.event_processing import event_accumulator
 
-    model = _tiny()
+    model = tiny_cnn()
     board = keras.callbacks.TensorBoard(str(tmp_path))
     _fit(model, digits, [NetworkSlimming(1e-3, freeze_from_epoch=0), board], epochs=1)
     train_dir = os.path.join(tmp_path, "train")
@@ -147,7 +141,7 @@ def test_config_round_trip():
 
 
 def test_frozen_set_survives_keras_save_and_reload(digits, tmp_path):
-    model = _tiny()
+    model = tiny_cnn()
     for bn in batchnorm_layers(model):
         bn.gamma.assign(np.full(bn.gamma.shape, 0.02, "float32"))
     _fit(model, digits, [NetworkSlimming(5e-3, freeze_from_epoch=0)], epochs=2)
@@ -173,7 +167,7 @@ def test_frozen_set_survives_keras_save_and_reload(digits, tmp_path):
 def test_mirrored_strategy(digits):
     strategy = distribute.strategy("mirrored", replicas=2)  # own collective keys
     with strategy.scope():
-        model = _tiny()
+        model = tiny_cnn()
         for bn in batchnorm_layers(model):
             bn.gamma.assign(np.full(bn.gamma.shape, 0.02, "float32"))
         history = _fit(model, digits, [NetworkSlimming(5e-3, freeze_from_epoch=0)])
@@ -184,7 +178,7 @@ def test_mirrored_strategy(digits):
 def test_bad_arguments(digits):
     with pytest.raises(ValueError, match=r"Expected l1 >= 0. Received: l1=-0.1"):
         NetworkSlimming(-0.1)
-    model = _tiny()
+    model = tiny_cnn()
     with pytest.raises(ValueError, match=r"freeze_from_epoch=5 is past the last epoch"):
         _fit(model, digits, [NetworkSlimming(1e-4, freeze_from_epoch=5)], epochs=2)
     plain = keras.Sequential(
@@ -196,28 +190,10 @@ def test_bad_arguments(digits):
         NetworkSlimming(1e-4, prune_ratio=1.5)
 
 
-def test_mark_channels_global_ratio_with_layer_cap():
-    model = _tiny()
-    bns = batchnorm_layers(model)
-    # block1_bn holds the 8 smallest γ overall.
-    bns[0].gamma.assign(np.linspace(0.01, 0.08, 8).astype("float32"))
-    bns[1].gamma.assign(np.linspace(1.0, 2.0, 8).astype("float32"))
-    bns[2].gamma.assign(np.linspace(1.0, 2.0, 8).astype("float32"))
-    counts = mark_channels(model, prune_ratio=8 / 24, max_per_layer=0.5)
-    assert counts == {"block1_bn": 4, "block2_bn": 0, "fc_bn": 0}
-    assert np.all(bns[0].gamma.numpy()[:4] == 0) and np.all(
-        bns[0].beta.numpy()[:4] == 0
-    )
-    assert np.all(bns[0].gamma.numpy()[4:] > 0)
-    # All 8 of block1_bn are now below 1.5, but the default cap keeps one.
-    counts = mark_channels(model, threshold=1.5)
-    assert counts == {"block1_bn": 7, "block2_bn": 4, "fc_bn": 4}
-
-
 def test_slim_then_shrink_keeps_predictions(digits):
     from kerasreg.compression import shrink
 
-    model = _tiny()
+    model = tiny_cnn()
     for bn in batchnorm_layers(model):
         bn.gamma.assign(np.full(bn.gamma.shape, 0.02, "float32"))
     _fit(model, digits, [NetworkSlimming(5e-3, freeze_from_epoch=0)], epochs=2)
@@ -229,26 +205,3 @@ def test_slim_then_shrink_keeps_predictions(digits):
     assert training.evaluate_accuracy(small, digits.x_test, digits.y_test) == (
         training.evaluate_accuracy(model, digits.x_test, digits.y_test)
     )
-
-
-def test_mark_channels_coupled_ranks_by_the_whole_class():
-    from kerasreg.compression import shrink
-    from tests.compression.surgery.test_rebuild import residual_model
-
-    model = residual_model()
-    stem, a2 = model.get_layer("stem_bn"), model.get_layer("a2_bn")
-    # Stream channel 0 is tiny in stem_bn but large in a2_bn: it is needed.
-    stem.gamma.assign(np.r_[1e-3, np.ones(7)].astype("float32"))
-    a2.gamma.assign(np.r_[5.0, np.ones(7)].astype("float32"))
-    plain = keras.models.clone_model(model)
-    plain.set_weights(model.get_weights())
-    assert mark_channels(plain, threshold=1e-2)["stem_bn"] == 1
-    # Per-BN marking zeroes one BN of the stream only: shrink cannot remove it.
-    assert shrink(plain).get_layer("stem_conv").filters == 8
-    assert mark_channels(model, threshold=1e-2, coupled=True)["stem_bn"] == 0
-    # A channel small in every coupled BN is marked in all of them and removed.
-    stem.gamma.assign(np.r_[1e-3, np.ones(7)].astype("float32"))
-    a2.gamma.assign(np.r_[2e-3, np.ones(7)].astype("float32"))
-    counts = mark_channels(model, threshold=1e-2, coupled=True)
-    assert counts["stem_bn"] == 1 and counts["a2_bn"] == 1
-    assert shrink(model).get_layer("stem_conv").filters == 7

@@ -6,24 +6,23 @@ import pytest
 from keras import layers
 
 from kerasreg import models, report
-from kerasreg.compression.slimming import batchnorm_layers
-from kerasreg.compression.surgery import channel_graph as graph_lib
-from kerasreg.compression.surgery import plan_shrink, shrink
+from kerasreg.compression.surgery import shrink
+from tests.compression.conftest import (
+    concat_model,
+    conv_bn,
+    depthwise_separable_model,
+    head,
+    nested_model,
+    padding_pooling_model,
+    raw_ops_model,
+    residual_model,
+    sequential_model,
+    shared_layer_model,
+    squeeze_excite_model,
+)
+from tests.compression.surgery.conftest import kill_channels
 
 RNG = np.random.default_rng(0)
-
-
-def _kill(model, fraction=0.5, seed=0):
-    """Zero γ of a random fraction of every BN; random β (both signs), stats."""
-    rng = np.random.default_rng(seed)
-    for bn in batchnorm_layers(model):
-        n = bn.gamma.shape[0]
-        gamma = rng.uniform(0.5, 1.5, n).astype("float32")
-        gamma[rng.choice(n, int(fraction * n), replace=False)] = 0.0
-        bn.gamma.assign(gamma)
-        bn.beta.assign(rng.normal(size=n).astype("float32"))
-        bn.moving_mean.assign(0.1 * rng.normal(size=n).astype("float32"))
-        bn.moving_variance.assign(rng.uniform(0.5, 2.0, n).astype("float32"))
 
 
 def _assert_same_function(model, small, shape, batch=3):
@@ -32,139 +31,6 @@ def _assert_same_function(model, small, shape, batch=3):
     b = keras.ops.convert_to_numpy(small(x, training=False))
     assert a.shape == b.shape
     assert np.max(np.abs(a - b)) <= 1e-4 * np.max(np.abs(a))
-
-
-def _conv_bn(x, filters, name, kernel=3, **kw):
-    x = layers.Conv2D(filters, kernel, padding="same", name=f"{name}_conv", **kw)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
-
-
-def _head(x, n=5):
-    x = layers.GlobalAveragePooling2D()(x)
-    return layers.Dense(n)(x)
-
-
-def sequential_model():
-    return keras.Sequential(
-        [
-            keras.Input((8, 8, 3)),
-            layers.Conv2D(8, 3, padding="same"),
-            layers.BatchNormalization(),
-            layers.Activation("relu"),
-            layers.Dropout(0.3),
-            layers.Conv2D(8, 3, padding="same", use_bias=False),
-            layers.BatchNormalization(),
-            layers.ReLU(),
-            layers.GlobalMaxPooling2D(),
-            layers.Dense(4),
-        ]
-    )
-
-
-def residual_model():
-    inputs = keras.Input((8, 8, 3))
-    x = _conv_bn(inputs, 8, "stem")
-    y = _conv_bn(x, 8, "a")
-    y = layers.Conv2D(8, 3, padding="same", use_bias=False, name="a2_conv")(y)
-    y = layers.BatchNormalization(name="a2_bn")(y)
-    x = layers.ReLU()(layers.Add()([x, y]))
-    y = _conv_bn(x, 16, "b", strides=2)
-    s = layers.Conv2D(16, 1, strides=2)(x)
-    s = layers.BatchNormalization()(s)
-    x = layers.ReLU()(layers.Add()([y, s]))
-    return keras.Model(inputs, _head(x))
-
-
-def concat_model():
-    inputs = keras.Input((8, 8, 3))
-    a = _conv_bn(inputs, 6, "a")
-    b = _conv_bn(inputs, 4, "b", kernel=1)
-    x = layers.Concatenate()([a, b])
-    x = layers.BatchNormalization()(x)
-    x = _conv_bn(x, 8, "c")
-    return keras.Model(inputs, _head(x))
-
-
-def squeeze_excite_model():
-    inputs = keras.Input((8, 8, 3))
-    x = _conv_bn(inputs, 8, "a")
-    s = layers.GlobalAveragePooling2D()(x)
-    s = layers.Reshape((1, 1, 8))(s)
-    s = layers.Conv2D(4, 1, activation="relu")(s)
-    s = layers.Conv2D(8, 1, activation="sigmoid")(s)
-    x = layers.Multiply()([x, s])
-    x = _conv_bn(x, 8, "b")
-    return keras.Model(inputs, _head(x))
-
-
-def depthwise_separable_model():
-    inputs = keras.Input((8, 8, 3))
-    x = _conv_bn(inputs, 8, "a", kernel=1)
-    x = layers.DepthwiseConv2D(3, padding="same")(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.ReLU(max_value=6.0)(x)
-    x = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.ReLU()(x)
-    x = layers.SeparableConv2D(8, 3, padding="same")(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.ReLU()(x)
-    return keras.Model(inputs, _head(x))
-
-
-def padding_pooling_model():
-    inputs = keras.Input((9, 9, 3))
-    x = _conv_bn(inputs, 8, "a")
-    x = layers.ZeroPadding2D(1)(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Conv2D(8, 3)(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.ELU()(x)
-    x = layers.AveragePooling2D(2, padding="same")(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(6, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.ReLU()(x)
-    return keras.Model(inputs, layers.Dense(3)(x))
-
-
-def nested_model():
-    block = keras.Sequential(
-        [
-            keras.Input((8, 8, 8)),
-            layers.Conv2D(8, 3, padding="same"),
-            layers.BatchNormalization(),
-            layers.ReLU(),
-        ],
-        name="seq_block",
-    )
-    inner_in = keras.Input((8, 8, 8))
-    inner = keras.Model(inner_in, _conv_bn(inner_in, 8, "inner"), name="func_block")
-    inputs = keras.Input((8, 8, 3))
-    x = _conv_bn(inputs, 8, "stem")
-    x = block(x)
-    x = inner(x)
-    return keras.Model(inputs, _head(x))
-
-
-def shared_layer_model():
-    inputs = keras.Input((8, 8, 3))
-    x = _conv_bn(inputs, 8, "a")
-    conv = layers.Conv2D(8, 3, padding="same", name="shared")
-    y1 = layers.ReLU()(layers.BatchNormalization()(conv(x)))
-    y2 = layers.ReLU()(layers.BatchNormalization()(conv(y1)))
-    return keras.Model(inputs, _head(y2))
-
-
-def raw_ops_model():
-    # MobileNetV3's hard-swish written with keras.ops on KerasTensors.
-    inputs = keras.Input((8, 8, 3))
-    x = layers.BatchNormalization()(layers.Conv2D(8, 3, padding="same")(inputs))
-    gate = layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
-    x = layers.Multiply()([x, gate])
-    x = _conv_bn(x, 8, "b")
-    return keras.Model(inputs, _head(x))
 
 
 CASES = {
@@ -187,7 +53,7 @@ CASES = {
 def test_shrink_is_exact_and_smaller(case):
     build, shape = CASES[case]
     model = build()
-    _kill(model, 0.5, seed=len(case))
+    kill_channels(model, 0.5, seed=len(case))
     before = [w.copy() for w in model.get_weights()]
     small = shrink(model)
     _assert_same_function(model, small, shape)
@@ -215,7 +81,7 @@ def test_positive_constants_merge_into_one_channel():
     # β > 0 after ReLU is a nonzero constant; the next 3x3 "same" conv sees
     # zero padding at the borders, so the constants merge into one channel.
     inputs = keras.Input((6, 6, 2))
-    x = _conv_bn(inputs, 8, "a")
+    x = conv_bn(inputs, 8, "a")
     x = layers.Conv2D(4, 3, padding="same", name="next")(x)
     model = keras.Model(inputs, x)
     bn = model.get_layer("a_bn")
@@ -228,7 +94,7 @@ def test_positive_constants_merge_into_one_channel():
 
 def test_residual_stream_needs_every_coupled_bn_dead():
     model = residual_model()
-    _kill(model, 0.0)
+    kill_channels(model, 0.0)
     stream = ["stem_bn", "a2_bn"]
     for name in stream:
         gamma = keras.ops.convert_to_numpy(model.get_layer(name).gamma).copy()
@@ -254,7 +120,7 @@ def test_channel_read_before_its_bn_is_kept():
     x = layers.ReLU()(layers.BatchNormalization()(c))
     x = layers.Concatenate()([layers.Conv2D(3, 1)(x), layers.Conv2D(3, 1)(c)])
     model = keras.Model(inputs, x)
-    _kill(model, 1.0)
+    kill_channels(model, 1.0)
     small = shrink(model)
     assert report.count_params(small) == report.count_params(model)
     _assert_same_function(model, small, (6, 6, 2))
@@ -262,10 +128,10 @@ def test_channel_read_before_its_bn_is_kept():
 
 def test_unsupported_layer_is_named_and_strict_false_leaves_it():
     inputs = keras.Input((6, 6, 2))
-    x = _conv_bn(inputs, 4, "a")
+    x = conv_bn(inputs, 4, "a")
     x = layers.Permute((2, 1, 3), name="swap")(x)
-    model = keras.Model(inputs, _head(layers.Conv2D(4, 3)(x)))
-    _kill(model, 0.5)
+    model = keras.Model(inputs, head(layers.Conv2D(4, 3)(x)))
+    kill_channels(model, 0.5)
     with pytest.raises(ValueError, match=r"Cannot shrink through layer 'swap'"):
         shrink(model)
     with pytest.warns(UserWarning, match="swap"):
@@ -303,27 +169,10 @@ def test_subclassed_model_is_rejected():
         shrink(net)
 
 
-def test_plan_reports_channels_per_layer():
-    model = models.cnn((8, 8, 1), 10, filters=(8, 8), dense_units=0)
-    _kill(model, 0.5)
-    channels = plan_shrink(model).channels()
-    assert channels["block1_conv"][0] == 8
-    assert channels["block1_conv"][1] < 8
-
-
-def test_graph_ties_concat_offsets_and_residuals():
-    g = graph_lib.ChannelGraph(concat_model())
-    concat = next(c for c in g.calls if isinstance(c.layer, layers.Concatenate))
-    out = g.labels[concat.outputs[0]]
-    a, b = (g.labels[t] for t in concat.inputs)
-    np.testing.assert_array_equal(out[:6], a)
-    np.testing.assert_array_equal(out[6:], b)
-
-
 @pytest.mark.parametrize("round_to", [4, 8])
 def test_round_to_keeps_multiples_and_stays_exact(round_to):
     model = models.resnet((8, 8, 1), 10)
-    _kill(model, 0.7, seed=3)
+    kill_channels(model, 0.7, seed=3)
     small = shrink(model, round_to=round_to)
     for layer in small.layers:
         if isinstance(layer, layers.Conv2D) and layer.name in [

@@ -1,11 +1,10 @@
-"""kerasreg.training.train and the CLI with strategy= and precision=."""
+"""training.train inside `fitting.training_scope`: strategy= and precision=."""
 
 import dataclasses
 
 import keras
-import pytest
 
-from kerasreg import cli, training
+from kerasreg import training
 
 
 def test_train_with_mirrored_strategy_and_bfloat16(digits, tmp_path):
@@ -30,11 +29,3 @@ def test_train_with_mirrored_strategy_and_bfloat16(digits, tmp_path):
     assert bn and all(layer.synchronized for layer in bn)
     assert result["test_accuracy"] > 0.15  # 10 classes: chance is 0.1
     assert keras.config.dtype_policy().name == "float32"  # restored
-
-
-def test_bad_precision_and_cli_flags(tmp_path, capsys):
-    with pytest.raises(ValueError, match="Received: precision='float8'"):
-        training.train("cnn-tiny", "digits", epochs=1, precision="float8")
-    code = cli.main(["train", "--replicas", "2", "--out", str(tmp_path)])
-    assert code == 1
-    assert "--replicas needs --strategy mirrored" in capsys.readouterr().err

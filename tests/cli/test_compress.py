@@ -1,0 +1,83 @@
+"""`kerasreg compress`: the --fast pipeline end to end, a bad config file."""
+
+import json
+import os
+
+import pytest
+
+from kerasreg import cli
+from kerasreg.compression.pipeline import load_config
+
+
+def test_fast_pipeline_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = cli.main(["compress", "--fast", "--distill-epochs", "1", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "tflite int8" in printed and "test acc" in printed
+    for name in (
+        "original.keras",
+        "slimmed.keras",
+        "shrunk.keras",
+        "finetuned.keras",
+        "distilled.keras",
+        "original_float32.tflite",
+        "final_float32.tflite",
+        "final_float16.tflite",
+        "final_int8.tflite",
+        "metrics.json",
+        "report.html",
+        "state.json",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    assert not [p for p in os.listdir(out) if ".tmp" in p]
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = {r["stage"]: r for r in metrics["rows"]}
+    assert list(rows)[:5] == ["original", "slim", "shrink", "finetune", "distill"]
+    # The reference model trained plainly is the original: same size as slim.
+    assert rows["original"]["params"] == rows["slim"]["params"]
+    # --fast marks half the channels (coupled γ ranking) so shrink really cuts.
+    assert rows["shrink"]["params"] < 0.5 * rows["slim"]["params"]
+    assert rows["shrink"]["flops"] < rows["slim"]["flops"]
+    int8, f32 = rows["tflite int8"], rows["tflite float32"]
+    assert int8["size_bytes"] < 0.6 * f32["size_bytes"]
+    assert abs(int8["accuracy"] - f32["accuracy"]) < 0.05
+    assert rows["tflite float32"]["accuracy"] == pytest.approx(
+        rows["distill"]["accuracy"], abs=0.01
+    )
+    assert all(
+        r["accuracy"] > 0.3 for k, r in rows.items() if k != "shrink"
+    )  # chance 0.1
+    summary = metrics["summary"]
+    base = rows["tflite original float32"]["size_bytes"]
+    assert summary["size_ratio"] == pytest.approx(base / int8["size_bytes"])
+    change = 100 * (int8["accuracy"] - rows["original"]["accuracy"])
+    assert summary["accuracy_change_points"] == pytest.approx(change)
+    assert "smaller than the plainly trained model" in printed
+    assert summary["sentence"] in printed
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4  # size plot, γ, channels, curves
+    assert "<table>" in page
+
+
+def test_config_file_unknown_keys_and_cli_error(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('model = "cnn"\nepochz = 3\n')
+    with pytest.raises(ValueError, match=r"Unknown keys in .*c.toml: epochz"):
+        load_config(config)
+    out = tmp_path / "out"
+    code = cli.main(["compress", "--config", str(config), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Unknown keys" in err and err.count("\n") == 1
+    assert not (out / "state.json").exists()  # nothing was trained
+
+
+def test_cli_compress_names_a_toml_key_of_the_wrong_type(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text('epochs = "ten"\n')
+    code = cli.main(["compress", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        "kerasreg compress: error: epochs must be an integer. "
+        "Received: epochs='ten' (str)"
+    )
