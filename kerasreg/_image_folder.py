@@ -29,7 +29,9 @@ IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # Keras's ALLOWLIST_F
 COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
 HELD_OUT = ("test", "val", "validation")  # the first present is the test split
 TEST_RATE = 0.2
-DEFAULT_CACHE_BYTES = 2**30
+# Both splits together: with TensorFlow itself (about 1.5 GB resident), a
+# 512 MiB cache keeps a training run under 2 GB (benchmarks/bench_data.py).
+DEFAULT_CACHE_BYTES = 2**29
 _MODE_NAMES = {channels: mode for mode, channels in COLOR_MODES.items()}
 
 
@@ -41,10 +43,11 @@ class ImageFolderDataset(BaseDataset):
     float32 in [0, 255] (so `value_range` is `255.0`), resized bilinearly
     when they differ from `image_size`, decoded to `color_mode` by
     TensorFlow's decoders (or converted with `tf.image` for the few formats
-    that cannot decode to it: grayscale BMP or GIF, RGBA JPEG or GIF). A
-    split whose decoded images take
-    at most `cache_bytes` (`decoded_bytes(split)`) is cached in memory by
-    its first full pass; a larger one is decoded from disk every epoch.
+    that cannot decode to it: grayscale BMP or GIF, RGBA JPEG or GIF). The
+    splits share one memory budget, `cache_bytes`: the training split is
+    cached (by its first full pass) if its decoded images
+    (`decoded_bytes(split)`) fit, then the test split if it fits in what is
+    left; a split that does not fit is decoded from disk every epoch.
     Either way batches are prefetched, and they are the same.
 
     Args:
@@ -57,8 +60,8 @@ class ImageFolderDataset(BaseDataset):
             `True`.
         convert: whether some file's format cannot be decoded to
             `color_mode` directly. Defaults to `False`.
-        cache_bytes: the most bytes of decoded images cached per split.
-            Defaults to `None` (1 GiB).
+        cache_bytes: the most bytes of decoded images cached, both splits
+            together. Defaults to `None` (512 MiB).
         directory: the folder read, for display. Defaults to `None`.
     """
 
@@ -107,11 +110,20 @@ class ImageFolderDataset(BaseDataset):
     def _count(self, split):
         return len(self._files[split][1])
 
+    def _cache_plan(self):
+        """The splits cached in memory: train first, then test, in budget."""
+        budget, plan = self.cache_bytes, set()
+        for split in ("train", "test"):
+            if split in self._files and self.decoded_bytes(split) <= budget:
+                plan.add(split)
+                budget -= self.decoded_bytes(split)
+        return plan
+
     def _elements(self, split, shuffle, seed):
         import tensorflow as tf
 
         paths, labels = self._files[split]
-        cache = self.decoded_bytes(split) <= self.cache_bytes
+        cache = split in self._cache_plan()
         if cache and split not in self._cached:
             self._cached[split] = self._decoded(paths, labels).cache()
         ds = (

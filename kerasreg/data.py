@@ -79,10 +79,11 @@ def load(
             images share.
         color_mode: folders only: `"grayscale"`, `"rgb"` or `"rgba"`, to
             convert every image to. Defaults to `None`: the files' own.
-        cache_bytes: folders only: a split whose decoded images take at
-            most this many bytes is cached in memory after its first epoch;
-            a larger one is decoded from disk every epoch. Defaults to
-            `None` (1 GiB).
+        cache_bytes: folders only: the memory budget of decoded images,
+            both splits together: the training split is cached after its
+            first epoch if it fits, then the test split if it fits in the
+            rest; a split that does not fit is decoded from disk every
+            epoch. Defaults to `None` (512 MiB).
         test: `tf.data` only: the held-out pipeline. Defaults to `None`.
         class_names: `tf.data` only: the class names, in label order.
             Defaults to `None` (see `PipelineDataset`).

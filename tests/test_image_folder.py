@@ -246,11 +246,22 @@ def test_shuffle_is_seeded_and_reshuffles_every_epoch(tmp_path):
     assert not np.array_equal(x1, x2)
 
 
+def test_both_splits_share_one_cache_budget(tmp_path):
+    _folder(tmp_path, {"a": 10, "b": 10})  # split 16 train / 4 test, 6x5 RGB
+    train, test = 16 * 6 * 5 * 3, 4 * 6 * 5 * 3
+    assert data.load(tmp_path, cache_bytes=train + test)._cache_plan() == {
+        "train",
+        "test",
+    }
+    assert data.load(tmp_path, cache_bytes=train + test - 1)._cache_plan() == {"train"}
+    assert data.load(tmp_path, cache_bytes=train - 1)._cache_plan() == {"test"}
+
+
 def test_streaming_gives_the_cached_batches(tmp_path):
     _folder(tmp_path, {"a": 10, "b": 10})
     cached, streamed = data.load(tmp_path), data.load(tmp_path, cache_bytes=0)
     assert cached.decoded_bytes("train") == 16 * 6 * 5 * 3  # uint8, not resized
-    assert cached.cache_bytes == 2**30 and streamed.cache_bytes == 0
+    assert cached.cache_bytes == 2**29 and streamed.cache_bytes == 0
     for kwargs in ({}, {"shuffle": True, "seed": 5}):
         a, b = (
             cached.batches("train", 3, **kwargs),
