@@ -267,17 +267,16 @@ def _knob_hypermodel(name, dataset, knob):
         return _tuning_space.reference_hypermodel(
             name, dataset.input_shape, dataset.num_classes, knobs=("width",)
         )
-    if knob == "slimming_l1" and name not in models_lib.MODELS:
-        # The user's .keras model: every trial starts from its weights.
-        def base(hp):
-            model = models_lib.resolve(name, dataset.input_shape, dataset.num_classes)
-            return training.compile_model(model)
-
-    elif knob == "slimming_l1":
-        base = _tuning_space.reference_hypermodel(
-            name, dataset.input_shape, dataset.num_classes, knobs=()
-        )
     if knob == "slimming_l1":
+        if name in models_lib.MODELS:
+            base = _tuning_space.reference_hypermodel(
+                name, dataset.input_shape, dataset.num_classes, knobs=()
+            )
+        else:  # the user's .keras model: every trial starts from its weights
+
+            def base(hp):
+                shape, classes = dataset.input_shape, dataset.num_classes
+                return training.compile_model(models_lib.resolve(name, shape, classes))
 
         def build(hp):
             _tuning_space.slimming_l1(hp)

@@ -338,7 +338,9 @@ def distill(
 
 def _is_batches(data):
     """Whether `data` is a raw `tf.data.Dataset` of `(x, y)` batches."""
-    return type(data).__module__.startswith("tensorflow")
+    import tensorflow as tf
+
+    return isinstance(data, tf.data.Dataset)
 
 
 def _input_scale(distiller, dataset):

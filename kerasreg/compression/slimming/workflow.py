@@ -39,10 +39,6 @@ L1_GRID = (
 )
 
 
-def _dataset(data):
-    return data_lib.load(data)
-
-
 def check_slimmable(model):
     """Raise a `ValueError` saying why `model` cannot be slimmed, if it cannot.
 
@@ -135,7 +131,7 @@ def slim(
         ValueError: for a model without BatchNormalization after its
             convolutions (see `check_slimmable`), before any training.
     """
-    dataset = _dataset(data)
+    dataset = data_lib.load(data)
     keras.utils.set_random_seed(seed)
     model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
     check_slimmable(model)
@@ -202,7 +198,7 @@ def sweep(
     for value in l1_values:
         if not value >= 0:
             raise ValueError(f"Expected every l1 >= 0. Received: l1={value}")
-    dataset = _dataset(data)
+    dataset = data_lib.load(data)
     progress = keras.utils.Progbar(len(l1_values) + 1, unit_name="run")
     keras.utils.set_random_seed(seed)
     base = compile_model(
