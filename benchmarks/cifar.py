@@ -85,6 +85,14 @@ def add_cifar_args(parser, *, train_subset=DEFAULT_TRAIN_SUBSET):
         default=0,
         help="seed of the subset and of training (default: %(default)s)",
     )
+    parser.add_argument(
+        "--validation",
+        type=int,
+        default=0,
+        help="hold out this many of the training subset (stratified) and test on "
+        "them instead of the test images, to choose hyperparameters "
+        "(default: %(default)s, test on the 9,000 test images)",
+    )
     return parser
 
 
@@ -104,9 +112,53 @@ def load_cifar(args):
     """
     import kerasreg
 
-    if not args.train_subset:
-        return kerasreg.load(args.data)
-    return kerasreg.load(subset_folder(args.data, args.train_subset, args.seed))
+    folder = args.data
+    if args.train_subset:
+        folder = subset_folder(args.data, args.train_subset, args.seed)
+    if getattr(args, "validation", 0):
+        folder = validation_folder(folder, args.validation, args.seed)
+    return kerasreg.load(folder)
+
+
+def validation_folder(folder, n, seed):
+    """Make (once) a folder that tests on `n` held-out training images.
+
+    Its `train/` holds the training images of `folder` less `n / num_classes`
+    of each class (drawn with `seed`), and its `test/` holds those held-out
+    images, so a hyperparameter is chosen without looking at the test set.
+
+    Args:
+        folder: a folder with `train/` of class folders.
+        n: held-out images in all.
+        seed: seed of the draw.
+
+    Returns:
+        The path, `<folder>_val<n>` beside `folder`, under `runs/cifar_subsets/`.
+    """
+    folder = Path(folder).resolve()
+    out = RUNS / "cifar_subsets" / f"{folder.name}_val{n}"
+    if (out / "SUBSET.json").exists():
+        return out
+    classes = sorted(p.name for p in (folder / "train").iterdir() if p.is_dir())
+    if n % len(classes):
+        raise ValueError(
+            f"Expected a validation size divisible by the {len(classes)} classes. "
+            f"Received: validation={n}"
+        )
+    rng = np.random.default_rng(seed + 1)
+    staging = out.with_name(out.name + f".tmp{os.getpid()}")
+    for name in classes:
+        files = sorted((folder / "train" / name).iterdir())
+        held = set(rng.permutation(len(files))[: n // len(classes)].tolist())
+        for split in ("train", "test"):
+            (staging / split / name).mkdir(parents=True)
+        for i, file in enumerate(files):
+            split = "test" if i in held else "train"
+            (staging / split / name / file.name).symlink_to(file.resolve())
+    info = {"source": str(folder), "validation": n, "seed": seed}
+    (staging / "SUBSET.json").write_text(json.dumps(info) + "\n")
+    staging.rename(out)
+    return out
 
 
 def subset_folder(data, n, seed):
@@ -164,7 +216,31 @@ def cache_key(model, args, epochs, recipe, seed):
     """The name of a trained model's folder under `runs/cifar/`."""
     model = Path(model).stem if str(model).endswith(".keras") else model
     subset = args.train_subset or "all"
-    return f"{model}_n{subset}_e{epochs}_{recipe or 'adam'}_s{seed}"
+    if getattr(args, "validation", 0):
+        subset = f"{subset}val{args.validation}"
+    return f"{model}_n{subset}_e{epochs}_{recipe_tag(recipe)}_s{seed}"
+
+
+def recipe_tag(recipe):
+    """A short name for a recipe in a cache key.
+
+    `None` is `"adam"`, a name is itself, and a `Recipe` is `"sgd"` followed
+    by the fields where it differs from the default `Recipe()`, e.g.
+    `"sgd-batch_size64"`.
+    """
+    if recipe is None or isinstance(recipe, str):
+        return recipe or "adam"
+    import dataclasses
+
+    from kerasreg.models.recipes import Recipe
+
+    default = Recipe()
+    changed = [
+        f"{f.name}{getattr(recipe, f.name)}"
+        for f in dataclasses.fields(recipe)
+        if f.name != "epochs" and getattr(recipe, f.name) != getattr(default, f.name)
+    ]
+    return "-".join(["sgd", *changed])
 
 
 def cached_train(name, args, **train_kwargs):

@@ -142,6 +142,7 @@ def train(
         recipe = _recipe(recipe, epochs)
         batch_size = recipe.batch_size
         augment = recipes.augmentation_function(recipe, seed, dataset.input_shape)
+    fitting.check_global_batch(strategy, batch_size)
     with fitting.training_scope(strategy, precision):
         model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
         if recipe is not None:

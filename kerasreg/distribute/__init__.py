@@ -6,6 +6,8 @@
   replicas train exactly like one device.
 - `AsyncTrainer`: fit-like parameter-server training for Keras 3 models.
 - `LocalCluster`: real worker / ps server processes on 127.0.0.1.
+- `launch(fn, workers=N)`: run a training function as a multi-worker job
+  of N processes on 127.0.0.1, each with its own `TF_CONFIG`.
 - `split_model(model, devices)`: model parallelism over consecutive stages.
 - `training_scope(strategy, precision)`, `fit`, `local_copy`: what
   `kerasreg.training.train` uses to train under a strategy.
@@ -21,6 +23,10 @@ _NAMES = {
     "AsyncTrainer": "async_trainer",
     "LocalCluster": "cluster",
     "free_ports": "cluster",
+    "launch": "launcher",
+    "WorkerError": "launcher",
+    "is_chief": "strategies",
+    "COLLECTIVE_TIMEOUT": "strategies",
     "serve": "cluster",
     "SplitModel": "model_parallel",
     "split_model": "model_parallel",

@@ -49,8 +49,8 @@ def _check_port_free(port):
             sock.bind(("127.0.0.1", port))
         except OSError:
             raise OSError(
-                f"Port {port} on 127.0.0.1 is in use. Pass other ports, or "
-                "ports=None to pick free ones."
+                f"Port {port} on 127.0.0.1 is in use. Choose other ports, or "
+                "let kerasreg pick free ones."
             ) from None
 
 

@@ -24,7 +24,14 @@ from kerasreg.distribute.async_trainer import AsyncTrainer
 from kerasreg.distribute.strategies import strategy as make_strategy
 from kerasreg.distribute.strategies import synchronize_batchnorm
 
-__all__ = ["dtype_policy", "training_scope", "fit", "local_copy", "is_parameter_server"]
+__all__ = [
+    "dtype_policy",
+    "training_scope",
+    "fit",
+    "local_copy",
+    "is_parameter_server",
+    "check_global_batch",
+]
 
 
 @contextlib.contextmanager
@@ -61,6 +68,28 @@ def resolve(strategy):
 def is_parameter_server(strategy):
     """Whether `strategy` is a `ParameterServerStrategy`."""
     return isinstance(strategy, tf.distribute.experimental.ParameterServerStrategy)
+
+
+def check_global_batch(strategy, batch_size):
+    """Refuse a global batch that does not split evenly over sync replicas.
+
+    With `MirroredStrategy` or `MultiWorkerMirroredStrategy`, each replica
+    takes `batch_size / replicas` examples; an uneven split weights the
+    replicas' mean losses unequally, and the run no longer matches one
+    device. Parameter-server steps are per worker, so any batch works there.
+
+    Raises:
+        ValueError: for a batch size not divisible by the replicas.
+    """
+    if strategy is None or is_parameter_server(strategy):
+        return
+    replicas = strategy.num_replicas_in_sync
+    if replicas > 1 and batch_size % replicas:
+        raise ValueError(
+            f"The global batch of {batch_size} does not split evenly over the "
+            f"{replicas} replicas of {type(strategy).__name__}; choose a "
+            f"batch_size divisible by {replicas}. Received: batch_size={batch_size}"
+        )
 
 
 @contextlib.contextmanager

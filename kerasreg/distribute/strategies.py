@@ -33,10 +33,24 @@ __all__ = [
     "read_tf_config",
     "setup_logical_cpus",
     "synchronize_batchnorm",
+    "is_chief",
     "KINDS",
+    "COLLECTIVE_TIMEOUT",
 ]
 
 KINDS = ("mirrored", "multiworker", "ps")
+
+# Seconds a multi-worker collective (an all-reduce) may wait for a peer
+# before it fails: `tf.distribute.experimental.CommunicationOptions
+# (timeout_seconds=...)`. A worker that dies stops the others within this
+# time instead of hanging them. Long enough for a slow first step (tracing
+# on a loaded machine), short enough to notice a dead machine.
+COLLECTIVE_TIMEOUT = 300
+
+# Seconds without a heartbeat after which TensorFlow's coordination service
+# declares a worker dead and aborts the job (TensorFlow's default is 10,
+# which a worker starved of CPU on a loaded machine can exceed).
+HEARTBEAT_TIMEOUT = 60
 
 
 def setup_logical_cpus(count):
@@ -85,7 +99,14 @@ def setup_logical_cpus(count):
     return [f"/device:CPU:{i}" for i in range(count)]
 
 
-def strategy(kind="mirrored", replicas=None, *, devices=None, cluster_resolver=None):
+def strategy(
+    kind="mirrored",
+    replicas=None,
+    *,
+    devices=None,
+    cluster_resolver=None,
+    collective_timeout=COLLECTIVE_TIMEOUT,
+):
     """Build a `tf.distribute.Strategy` of the given kind.
 
     Args:
@@ -103,6 +124,12 @@ def strategy(kind="mirrored", replicas=None, *, devices=None, cluster_resolver=N
             `tf.distribute.cluster_resolver.ClusterResolver` such as
             `LocalCluster.cluster_resolver()`; `TF_CONFIG` is read when
             `None`.
+        collective_timeout: for `"multiworker"`, the seconds an all-reduce
+            waits for a peer before failing (`CommunicationOptions
+            (timeout_seconds=...)`), so that a dead worker stops the job
+            rather than hangs it. Defaults to `COLLECTIVE_TIMEOUT` (300).
+            TensorFlow's coordination service also declares a worker dead
+            after `HEARTBEAT_TIMEOUT` (60) seconds without a heartbeat.
 
     Returns:
         A `tf.distribute.MirroredStrategy`,
@@ -134,10 +161,19 @@ def strategy(kind="mirrored", replicas=None, *, devices=None, cluster_resolver=N
         config = read_tf_config()
         if kind == "ps":
             _require_jobs(config, ("worker", "ps"))
+        else:
+            _require_worker_task(config)
         cluster_resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     if kind == "multiworker":
+        _keras_compat.fix_multi_worker_fit()
+        _keras_compat.configure_coordination_service(
+            cluster_resolver, HEARTBEAT_TIMEOUT
+        )
+        options = tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=collective_timeout
+        )
         return tf.distribute.MultiWorkerMirroredStrategy(
-            cluster_resolver=cluster_resolver
+            cluster_resolver=cluster_resolver, communication_options=options
         )
     return tf.distribute.ParameterServerStrategy(cluster_resolver)
 
@@ -261,6 +297,43 @@ def _require_jobs(config, jobs):
             f"Parameter-server training needs jobs {', '.join(jobs)} in "
             f"TF_CONFIG's cluster; missing: {', '.join(missing)}."
         )
+
+
+def _require_worker_task(config):
+    task = config.get("task") or {}
+    if task.get("type") not in ("chief", "worker"):
+        raise ValueError(
+            "Multi-worker training needs this process's task in TF_CONFIG, "
+            '"task": {"type": "worker", "index": i} (or "chief"). Received: '
+            f"task={config.get('task')!r}"
+        )
+
+
+def is_chief(config=None):
+    """Whether this process is the chief of its `TF_CONFIG` cluster.
+
+    The chief is the `"chief"` task, or worker 0 when the cluster has no
+    chief job; it is the one that writes artefacts (models, reports, logs).
+    Without `TF_CONFIG` (one process), it is `True`.
+
+    Args:
+        config: a parsed `TF_CONFIG` dict; read from the environment when
+            `None`.
+
+    Example:
+
+    >>> is_chief({"cluster": {"worker": ["h:1", "h:2"]},
+    ...           "task": {"type": "worker", "index": 1}})
+    False
+    """
+    if config is None:
+        if not os.environ.get("TF_CONFIG"):
+            return True
+        config = read_tf_config()
+    task = config.get("task") or {}
+    if "chief" in config.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type", "worker") == "worker" and task.get("index", 0) == 0
 
 
 def synchronize_batchnorm(model):

@@ -155,6 +155,7 @@ class MagnitudePruning(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
+        _check_strategy(model, self.schedule)
         self._step = int(model.optimizer.iterations.numpy())
         # Resuming past begin_step (a reloaded or re-fitted pruned model):
         # the kernels' zeros are the masks until the next pruning step.
@@ -296,3 +297,21 @@ def _block_mask(kernel, n, m):
     keep = np.zeros_like(groups, dtype=bool)
     np.put_along_axis(keep, order[..., :n], True, axis=-1)
     return keep.reshape(columns.shape[1], -1).T.reshape(kernel.shape)
+
+
+def _check_strategy(model, schedule):
+    """Refuse, before any step, masks that would change under async training."""
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+    if schedule is not None and isinstance(
+        strategy, tf.distribute.experimental.ParameterServerStrategy
+    ):
+        raise ValueError(
+            "MagnitudePruning with a schedule cannot run under "
+            "ParameterServerStrategy: AsyncTrainer schedules an epoch's steps "
+            "before their batch callbacks run, so masks recomputed during "
+            "training would depend on timing. Prune with schedule=None "
+            "(mode='threshold' or 'N:M': masks fixed when training begins), or "
+            "under MirroredStrategy or MultiWorkerMirroredStrategy."
+        )
