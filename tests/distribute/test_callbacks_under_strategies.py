@@ -16,6 +16,7 @@ from kerasreg.distribute import launch
 from . import callback_job
 from ._subprocess import run_result
 
+
 @pytest.fixture(scope="module")
 def one_device():
     return callback_job.effects("one")
