@@ -23,6 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasreg.distribute.step_checkpoint import StepCheckpoint, lost_message
+
 __all__ = ["AsyncTrainer"]
 
 
@@ -116,6 +118,8 @@ class AsyncTrainer:
         callbacks=None,
         verbose="auto",
         seed=0,
+        checkpoint_dir=None,
+        checkpoint_every=None,
     ):
         """Train for `epochs * steps_per_epoch` asynchronous steps.
 
@@ -137,6 +141,14 @@ class AsyncTrainer:
             verbose: `0` silent, `"auto"` or `1` a progress bar. Defaults to
                 `"auto"`.
             seed: shuffling seed for `x, y`. Defaults to `0`.
+            checkpoint_dir: save the variables (read from the parameter
+                servers) here every `checkpoint_every` steps, and resume
+                from the latest checkpoint there when one exists: after a
+                parameter server dies, restart the cluster and call `fit`
+                again with the same arguments (see `StepCheckpoint`).
+                Defaults to `None` (no checkpoints).
+            checkpoint_every: steps between checkpoints; required with
+                `checkpoint_dir`.
 
         Returns:
             A `keras.callbacks.History` with `loss`, `accuracy` (for
@@ -146,6 +158,8 @@ class AsyncTrainer:
         Raises:
             TypeError: if `dataset_fn` is not callable.
             ValueError: on missing data or bad counts.
+            RuntimeError: when a parameter server is lost; the message
+                names the last checkpoint to resume from.
         """
         dataset_fn, steps_per_epoch = _as_dataset_fn(
             x, y, dataset_fn, batch_size, steps_per_epoch, seed
@@ -172,22 +186,26 @@ class AsyncTrainer:
 
         per_worker = self.coordinator.create_per_worker_dataset(per_worker_dataset_fn)
         iterator = iter(per_worker)
-        staleness = []
-        for epoch in range(epochs):
+        saver = self._checkpointer(checkpoint_dir, checkpoint_every)
+        start = saver.restore() if saver else 0
+        if saver:
+            self.steps_completed = start
+        staleness, logs = [], {}
+        for epoch in range(start // steps_per_epoch, epochs):
             callbacks.on_epoch_begin(epoch)
-            results = [
-                self.coordinator.schedule(step, args=(iterator,))
-                for _ in range(steps_per_epoch)
-            ]
-            epoch_staleness = self._collect(results, callbacks)
-            self.coordinator.join()
+            first = start % steps_per_epoch if epoch == start // steps_per_epoch else 0
+            try:
+                results, epoch_staleness = self._run_epoch(
+                    step, iterator, range(first, steps_per_epoch), saver, callbacks
+                )
+            except (tf.errors.UnavailableError, tf.errors.AbortedError) as error:
+                raise RuntimeError(lost_message(error, checkpoint_dir)) from None
             totals = self._totals.numpy()
             self._totals.assign(tf.zeros_like(self._totals))
-            self.steps_completed += len(results)
             self.updates = int(self._version.numpy())
             staleness.extend(epoch_staleness)
             logs = self._logs(totals)
-            logs["staleness"] = float(totals[3] / len(results))
+            logs["staleness"] = float(totals[3] / max(len(results), 1))
             logs["staleness_max"] = float(max(epoch_staleness, default=0))
             logs["steps"] = float(self.steps_completed)
             logs["updates"] = float(self.updates)
@@ -199,6 +217,35 @@ class AsyncTrainer:
         callbacks.on_train_end(logs)
         self.staleness = np.asarray(staleness, dtype=np.int64)
         return history
+
+    def _run_epoch(self, step, iterator, steps, saver, callbacks):
+        """Schedule the epoch's `steps`, saving every `saver.every`; collect them."""
+        results = []
+        chunk = saver.every if saver else len(steps)
+        for begin in range(0, len(steps), max(chunk, 1)):
+            count = min(chunk, len(steps) - begin)
+            results += [
+                self.coordinator.schedule(step, args=(iterator,)) for _ in range(count)
+            ]
+            if saver:
+                self.coordinator.join()
+                saver.save(self.steps_completed + len(results))
+        epoch_staleness = self._collect(results, callbacks)
+        self.coordinator.join()
+        self.steps_completed += len(results)
+        return results, epoch_staleness
+
+    def _checkpointer(self, directory, every):
+        if directory is None and every is None:
+            return None
+        if getattr(self, "_saver", None) is None:
+            variables = [v.value for v in self.model.variables]
+            variables += [v.value for v in self.optimizer.variables]
+            with self.strategy.scope():
+                self._saver = StepCheckpoint(
+                    [*variables, self._version], directory, every
+                )
+        return self._saver
 
     def _collect(self, results, callbacks):
         """Fetch each scheduled step's logs in order; returns their staleness."""

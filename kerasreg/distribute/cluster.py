@@ -179,6 +179,10 @@ class LocalCluster:
         """SIGKILL worker `index`, as a preempted machine would die."""
         self._kill(("worker", index))
 
+    def kill_ps(self, index):
+        """SIGKILL parameter server `index`; its variables are lost with it."""
+        self._kill(("ps", index))
+
     def restart_worker(self, index, wait=True):
         """Start worker `index` again on its old port.
 

@@ -1,4 +1,4 @@
-"""Run a job script of this folder in a fresh process and read its RESULT line."""
+"""Job scripts of this folder in fresh processes: their RESULT lines, their pids."""
 
 import json
 import os
@@ -19,3 +19,16 @@ def run_result(script, *args, timeout=300):
     lines = [x for x in process.stdout.splitlines() if x.startswith("RESULT ")]
     assert process.returncode == 0 and lines, process.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+def alive(pid):
+    """Whether process `pid` runs; a zombie, or one reaped since, is dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -33,7 +33,58 @@ class KillWorker(keras.callbacks.Callback):
             self.cluster.restart_worker(0, wait=False)
 
 
+def restart(phase, directory):
+    """A parameter server killed mid-epoch, then a fresh cluster resumes.
+
+    Phase "kill": train 3 epochs of 23 steps, saving every 5 steps; right
+    after the save at step 33 (epoch 1) the parameter server is SIGKILLed.
+    Phase "resume": a new cluster and coordinator, the same fit, resumed.
+    """
+    ds = data.load("digits")
+    keras.utils.set_random_seed(0)
+    out = {}
+    with LocalCluster(num_workers=1, num_ps=1) as cluster:
+        strategy = cluster.strategy()
+        with strategy.scope():
+            model = training.compile_model(
+                models.cnn(ds.input_shape, 10, filters=(8, 16), dense_units=32)
+            )
+        trainer = AsyncTrainer(model, strategy)
+        if phase == "kill":
+            saver = trainer._checkpointer(directory, 5)
+            save = saver.save
+
+            def save_then_kill(steps):
+                path = save(steps)
+                if steps == 33:
+                    cluster.kill_ps(0)
+                return path
+
+            saver.save = save_then_kill
+        try:
+            history = trainer.fit(
+                ds.x_train,
+                ds.y_train,
+                epochs=3,
+                batch_size=64,
+                verbose=0,
+                checkpoint_dir=directory,
+                checkpoint_every=5,
+                validation_data=(ds.x_test, ds.y_test),
+            )
+        except RuntimeError as error:
+            out["error"] = str(error)
+        else:
+            out["history"] = history.history
+            out["steps_completed"] = trainer.steps_completed
+            out["updates"] = trainer.updates
+        out["pids"] = sorted(cluster.pids.values())
+    print("RESULT " + json.dumps(out), flush=True)
+
+
 def main(scenario):
+    if scenario.startswith("restart"):
+        return restart(*sys.argv[2:])
     assert scenario in ("plain", "kill"), f"unknown scenario {scenario!r}"
     ds = data.load("digits")
     keras.utils.set_random_seed(0)

@@ -11,6 +11,8 @@ import pytest
 from kerasreg.distribute import AsyncTrainer, LocalCluster, strategy
 from kerasreg.distribute.async_trainer import _as_dataset_fn
 
+from ._subprocess import alive, run_result
+
 
 def test_async_training_survives_a_killed_worker(kill_run):
     history = kill_run["history"]
@@ -44,6 +46,31 @@ def test_async_trainer_composes_with_distiller_and_slimming(kill_run):
     assert distill["loss"][1] < distill["loss"][0]
     assert distill["accuracy"][1] > distill["accuracy"][0]
     assert kill_run["student_accuracy"] > 0.2  # 10 classes: chance is 0.1
+
+
+@pytest.fixture(scope="module")
+def restart_runs(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("ps-checkpoints"))
+    killed = run_result("ps_job.py", "restart", "kill", directory)
+    resumed = run_result("ps_job.py", "restart", "resume", directory)
+    return killed, resumed, directory
+
+
+def test_a_killed_parameter_server_resumes_from_its_checkpoint(restart_runs):
+    killed, resumed, directory = restart_runs
+    assert killed["error"] == (
+        "A parameter server (or the coordinator's link to it) was lost "
+        "(UnavailableError); its variables are gone with it. Restart the cluster "
+        f"and call fit again with checkpoint_dir={directory!r} to resume from its "
+        "latest checkpoint."
+    )
+    # The server died right after the step-33 checkpoint, in epoch 1; the
+    # fresh cluster ran epoch 1's last 13 steps and epoch 2: 3 * 23 in all.
+    assert resumed["steps_completed"] == 69 and resumed["updates"] == 69
+    assert resumed["history"]["steps"] == [46.0, 69.0]
+    assert resumed["history"]["val_accuracy"][-1] > 0.5  # chance is 0.1
+    pids = killed["pids"] + resumed["pids"]
+    assert len(pids) == 3 and not [pid for pid in pids if alive(pid)]
 
 
 def test_bad_arguments_are_rejected():

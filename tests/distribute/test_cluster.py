@@ -1,6 +1,5 @@
 """LocalCluster: no server outlives it, on exit or Ctrl-C; a busy port is named."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -9,23 +8,12 @@ import pytest
 
 from kerasreg.distribute import LocalCluster
 
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purposes; so is one reaped since os.kill.
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+from ._subprocess import alive
 
 
 def test_no_server_outlives_the_cluster(kill_run):
     pids = kill_run["pids"] + kill_run["pids_after_restart"]
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if alive(pid)]
 
 
 def test_port_in_use_is_reported():
@@ -61,7 +49,7 @@ def test_ctrl_c_leaves_no_orphans(tmp_path):
     )
     try:
         pids = [int(p) for p in process.stdout.readline().split()]
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        assert len(pids) == 2 and all(alive(p) for p in pids)
         process.send_signal(signal.SIGINT)
         # A safety net: the exit takes well under a second, loaded or not.
         process.wait(timeout=60)
@@ -69,4 +57,4 @@ def test_ctrl_c_leaves_no_orphans(tmp_path):
         process.kill()
     # Python re-raises an uncaught KeyboardInterrupt as death by SIGINT.
     assert process.returncode == -signal.SIGINT
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if alive(pid)]

@@ -20,16 +20,9 @@ from kerasreg import cli, data, distribute, training
 from kerasreg.distribute import WorkerError, launch
 
 from . import mw_job
+from ._subprocess import alive
 
 HERE = os.path.dirname(__file__)
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +92,7 @@ def test_killed_worker_stops_the_job_and_a_rerun_resumes(npz, cli_run, tmp_path)
     assert "was killed by SIGKILL" in message
     assert "Stopped the other 1 worker(s)" in message
     first = [int(name.rsplit("-", 1)[1]) for name in os.listdir(pids)]
-    assert len(first) == 2 and not [pid for pid in first if _alive(pid)]
+    assert len(first) == 2 and not [pid for pid in first if alive(pid)]
     # The last checkpoint is the end of epoch 0 (the kill came in epoch 1).
     meta = json.loads(
         (out / "backup" / "worker-0" / "training_metadata.json").read_text()
@@ -113,7 +106,7 @@ def test_killed_worker_stops_the_job_and_a_rerun_resumes(npz, cli_run, tmp_path)
     for a, b in zip(resumed["weights"], uninterrupted.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
     everyone = [int(name.rsplit("-", 1)[1]) for name in os.listdir(pids)]
-    assert len(everyone) == 4 and not [pid for pid in everyone if _alive(pid)]
+    assert len(everyone) == 4 and not [pid for pid in everyone if alive(pid)]
 
 
 def _unimportable():
