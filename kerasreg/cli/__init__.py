@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __all__ = ["main", "build_parser"]
 
 from kerasreg.cli import (  # noqa: E402
+    augment,
     compress,
     distill,
     export,
@@ -38,6 +39,7 @@ _COMMANDS = {
     **prune.COMMANDS,
     **export.COMMANDS,
     **tune.COMMANDS,
+    **augment.COMMANDS,
 }
 
 
