@@ -2,7 +2,7 @@
 
 `resnet20` trained with its standard recipe (`kerasreg.models.recipes`:
 SGD 0.1, momentum 0.9, cosine decay over `--epochs`, coupled weight decay
-5e-4, batch 128, pad-4 crop and flip) on a stratified `--train-subset` of
+5e-4, batch 64, pad-4 crop and flip) on a stratified `--train-subset` of
 the shared CIFAR-10 folder, and tested on all 9,000 test images (see
 `benchmarks/cifar.py`). Target: at least 78% test accuracy at 10,000
 training images in at most 40 epochs (`target_met`). The trained model is

@@ -224,23 +224,27 @@ def cache_key(model, args, epochs, recipe, seed):
 def recipe_tag(recipe):
     """A short name for a recipe in a cache key.
 
-    `None` is `"adam"`, a name is itself, and a `Recipe` is `"sgd"` followed
-    by the fields where it differs from the default `Recipe()`, e.g.
-    `"sgd-batch_size64"`.
+    `None` is `"adam"`; a `Recipe` is `"sgd"` and a model's recipe is its
+    name, followed by the fields where it differs from the default
+    `Recipe()`, e.g. `"sgd-batch_size64"` or `"resnet20-batch_size64"`, so
+    a cached model is never reused after its recipe changes.
     """
-    if recipe is None or isinstance(recipe, str):
-        return recipe or "adam"
+    if recipe is None:
+        return "adam"
     import dataclasses
 
-    from kerasreg.models.recipes import Recipe
+    from kerasreg.models.recipes import Recipe, recipe_for
 
+    name = "sgd"
+    if isinstance(recipe, str):
+        name, recipe = recipe, recipe_for(recipe)
     default = Recipe()
     changed = [
         f"{f.name}{getattr(recipe, f.name)}"
         for f in dataclasses.fields(recipe)
         if f.name != "epochs" and getattr(recipe, f.name) != getattr(default, f.name)
     ]
-    return "-".join(["sgd", *changed])
+    return "-".join([name, *changed])
 
 
 def cached_train(name, args, **train_kwargs):

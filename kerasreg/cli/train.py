@@ -109,9 +109,14 @@ def _run_multiworker(args):
     if args.port is not None:
         ports = list(range(args.port, args.port + args.workers))
     try:
-        return distribute.launch(_train_task, args.workers, args=(args,), ports=ports)
+        result = distribute.launch(_train_task, args.workers, args=(args,), ports=ports)
     except distribute.WorkerError as error:
         raise _UsageError(str(error)) from None
+    # Every worker has removed its own backup by now; the chief may have
+    # looked before a slower worker had.
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.join(args.out, "backup"))
+    return result
 
 
 def _global_batch(args):

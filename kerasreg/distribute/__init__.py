@@ -27,6 +27,7 @@ _NAMES = {
     "WorkerError": "launcher",
     "is_chief": "strategies",
     "COLLECTIVE_TIMEOUT": "strategies",
+    "HEARTBEAT_TIMEOUT": "strategies",
     "serve": "cluster",
     "SplitModel": "model_parallel",
     "split_model": "model_parallel",

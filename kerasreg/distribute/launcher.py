@@ -14,12 +14,13 @@ launching process dies, and is killed with its group when `launch` returns,
 raises, or is interrupted (Ctrl-C). When one worker fails (an exception,
 or killed by a signal), the others are stopped at once and `launch` raises
 `WorkerError` naming it; the survivors would otherwise wait in an
-all-reduce until the collective timeout
-(`kerasreg.distribute.COLLECTIVE_TIMEOUT`).
+all-reduce until the coordination service's heartbeat timeout
+(`kerasreg.distribute.HEARTBEAT_TIMEOUT`) aborts it.
 
 Worker 0 writes to this process's stdout and stderr (its progress bar is
-the job's); the others write to log files, whose last line a `WorkerError`
-quotes.
+the job's); the others write to log files in a temporary folder, removed
+after a job that succeeds and kept after one that fails: a `WorkerError`
+gives the failed worker's log path.
 """
 
 from __future__ import annotations
@@ -98,11 +99,12 @@ def launch(fn, workers=2, *, args=(), kwargs=None, ports=None):
             processes.append(_start(cluster, index, spec_path, workdir))
         _wait(processes, workdir)
         with open(os.path.join(workdir, "result-0.pkl"), "rb") as handle:
-            return pickle.load(handle)
+            result = pickle.load(handle)
     finally:
         for process in processes:
             _kill_group(process)
-        shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(workdir, ignore_errors=True)  # kept after a failure: its logs
+    return result
 
 
 def _spec(fn, args, kwargs):
@@ -203,9 +205,12 @@ def _failure(index, processes, code, workdir, seconds):
     else:
         what = f"exited with code {code}"
     reason = _read_line(os.path.join(workdir, f"error-{index}.txt"))
+    log = os.path.join(workdir, f"worker-{index}.log")
     if reason is None and index and code > 0:
-        reason = _read_line(os.path.join(workdir, f"worker-{index}.log"), last=True)
+        reason = _read_line(log, last=True)
     detail = f": {reason}" if reason else ""
+    if index:
+        detail += f" (its log: {log})"
     others = len(processes) - 1
     return (
         f"{who} {what} after {seconds:.0f} s{detail}. Stopped the other {others} "

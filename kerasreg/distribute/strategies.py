@@ -36,16 +36,20 @@ __all__ = [
     "is_chief",
     "KINDS",
     "COLLECTIVE_TIMEOUT",
+    "HEARTBEAT_TIMEOUT",
 ]
 
 KINDS = ("mirrored", "multiworker", "ps")
 
 # Seconds a multi-worker collective (an all-reduce) may wait for a peer
-# before it fails: `tf.distribute.experimental.CommunicationOptions
-# (timeout_seconds=...)`. A worker that dies stops the others within this
-# time instead of hanging them. Long enough for a slow first step (tracing
-# on a loaded machine), short enough to notice a dead machine.
-COLLECTIVE_TIMEOUT = 300
+# before it fails (`tf.distribute.experimental.CommunicationOptions
+# (timeout_seconds=...)`); `None`: no per-collective timeout. TensorFlow
+# implements the timeout with one thread per collective that sleeps for the
+# whole timeout, so with 300 s a resnet20 worker held 10,800 threads after
+# one CIFAR epoch and aborted in the second ("Resource temporarily
+# unavailable"). A dead peer is detected by the coordination service's
+# heartbeat instead (`HEARTBEAT_TIMEOUT`), which aborts every collective.
+COLLECTIVE_TIMEOUT = None
 
 # Seconds without a heartbeat after which TensorFlow's coordination service
 # declares a worker dead and aborts the job (TensorFlow's default is 10,
@@ -126,10 +130,12 @@ def strategy(
             `None`.
         collective_timeout: for `"multiworker"`, the seconds an all-reduce
             waits for a peer before failing (`CommunicationOptions
-            (timeout_seconds=...)`), so that a dead worker stops the job
-            rather than hangs it. Defaults to `COLLECTIVE_TIMEOUT` (300).
-            TensorFlow's coordination service also declares a worker dead
-            after `HEARTBEAT_TIMEOUT` (60) seconds without a heartbeat.
+            (timeout_seconds=...)`). Defaults to `COLLECTIVE_TIMEOUT`
+            (`None`: each such timeout costs a sleeping thread per
+            collective). A dead worker stops the job anyway: TensorFlow's
+            coordination service declares it dead after
+            `HEARTBEAT_TIMEOUT` (60) seconds without a heartbeat and aborts
+            the others' collectives.
 
     Returns:
         A `tf.distribute.MirroredStrategy`,

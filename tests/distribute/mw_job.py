@@ -54,6 +54,7 @@ def train_job(npz, out, marker, pid_dir):
         "history": result.history,
         "steps": int(result.model.optimizer.iterations.numpy()),
         "weights": result.model.get_weights(),
+        "threads": len(os.listdir("/proc/self/task")),
     }
 
 
