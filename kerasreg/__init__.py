@@ -26,6 +26,9 @@ _SUBMODULES = (
     "compression",
     "tuning",
     "distribute",
+    "augment",
+    "label_safety",
+    "ensemble",
 )
 # public name -> module that defines it
 _NAMES = {

@@ -51,8 +51,10 @@ DOCUMENTED = {
     "kerasreg.tuning": ["tune", "CoarseToFine"],
     "kerasreg.distribute": [
         "strategy", "synchronize_batchnorm", "AsyncTrainer", "LocalCluster",
-        "split_model", "read_tf_config",
+        "split_model", "read_tf_config", "launch", "WorkerError", "is_chief",
     ],
+    "kerasreg.ensemble": ["Bagging", "AdaBoost", "samme_update"],
+    "kerasreg.augment": ["pipeline", "check_label_safety", "TRANSFORMS"],
 }  # fmt: skip
 
 CASES = [(module, name) for module, names in DOCUMENTED.items() for name in names]
@@ -80,6 +82,7 @@ def test_every_public_name_of_every_package_resolves():
         "kerasreg.compression.pipeline",
         "kerasreg.tuning",
         "kerasreg.distribute",
+        "kerasreg.ensemble",
     ):
         module = importlib.import_module(package)
         for name in module.__all__:
