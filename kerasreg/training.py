@@ -162,7 +162,10 @@ def train(
         augment=augment,
         seed=seed,
     )
-    if fitting.is_parameter_server(strategy):
+    if fitting.is_parameter_server(strategy) or fitting.is_multi_worker(strategy):
+        # Evaluation and saving run on this process alone: a multi-worker
+        # model's predict gathers every worker's batch (and would need every
+        # worker to call it); a parameter-server model's weights live remotely.
         model = compile_model(fitting.local_copy(model, precision), learning_rate)
     return _finish(model, dataset, history, epochs, out)
 

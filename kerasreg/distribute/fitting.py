@@ -30,6 +30,7 @@ __all__ = [
     "fit",
     "local_copy",
     "is_parameter_server",
+    "is_multi_worker",
     "check_global_batch",
 ]
 
@@ -90,6 +91,11 @@ def check_global_batch(strategy, batch_size):
             f"{replicas} replicas of {type(strategy).__name__}; choose a "
             f"batch_size divisible by {replicas}. Received: batch_size={batch_size}"
         )
+
+
+def is_multi_worker(strategy):
+    """Whether `strategy` is a `MultiWorkerMirroredStrategy`."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 @contextlib.contextmanager

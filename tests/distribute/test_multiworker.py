@@ -196,3 +196,23 @@ def test_global_batch_must_split_over_replicas():
         ValueError, match="The global batch of 65 does not split evenly over the 2"
     ):
         training.train("cnn-tiny", "digits", epochs=1, batch_size=65, strategy=two)
+
+
+def test_an_image_folder_trains_and_is_evaluated_whole(tmp_path):
+    # Streamed batches: each worker takes its share of every global batch,
+    # and every worker evaluates all test images (two batches of up to 256)
+    # on its own copy of the model; distributed predict would gather both
+    # workers' batches.
+    from ..conftest import make_image_folder
+
+    image_folder = make_image_folder(tmp_path / "images", train=16, test=100, size=(8, 8))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "kerasreg.cli", "train", "--model", "cnn-tiny"]
+    command += ["--data", str(image_folder), "--epochs", "2", "--batch-size", "8"]
+    command += ["--strategy", "multiworker", "--workers", "2", "--out", str(out)]
+    process = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    model = keras.saving.load_model(out / "model.keras")
+    assert metrics["test_accuracy"] == training.evaluate(model, str(image_folder))
+    assert metrics["test_accuracy"] > 1 / 3  # 3 classes
