@@ -38,6 +38,12 @@ def train_job(npz, out, marker, pid_dir):
                     open(marker, "w").close()
                     os.kill(os.getpid(), signal.SIGKILL)
 
+    class Steps(keras.callbacks.Callback):
+        # train() returns a local copy of the model; count on the trained one.
+        def on_train_end(self, logs=None):
+            self.done = int(self.model.optimizer.iterations.numpy())
+
+    steps = Steps()
     backup = keras.callbacks.BackupAndRestore(
         os.path.join(out, "backup", f"worker-{index}"), double_checkpoint=True
     )
@@ -47,12 +53,12 @@ def train_job(npz, out, marker, pid_dir):
         epochs=EPOCHS,
         batch_size=BATCH,
         strategy=strategy,
-        callbacks=[backup, KillMidEpoch()],
+        callbacks=[backup, KillMidEpoch(), steps],
         verbose=0,
     )
     return {
         "history": result.history,
-        "steps": int(result.model.optimizer.iterations.numpy()),
+        "steps": steps.done,
         "weights": result.model.get_weights(),
         "threads": len(os.listdir("/proc/self/task")),
     }

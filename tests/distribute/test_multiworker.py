@@ -205,7 +205,9 @@ def test_an_image_folder_trains_and_is_evaluated_whole(tmp_path):
     # workers' batches.
     from ..conftest import make_image_folder
 
-    image_folder = make_image_folder(tmp_path / "images", train=16, test=100, size=(8, 8))
+    image_folder = make_image_folder(
+        tmp_path / "images", train=16, test=100, size=(8, 8)
+    )
     out = tmp_path / "out"
     command = [sys.executable, "-m", "kerasreg.cli", "train", "--model", "cnn-tiny"]
     command += ["--data", str(image_folder), "--epochs", "2", "--batch-size", "8"]
