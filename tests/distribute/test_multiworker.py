@@ -88,6 +88,7 @@ def test_killed_worker_stops_the_job_and_a_rerun_resumes(npz, cli_run, tmp_path)
     with pytest.raises(WorkerError) as error:
         launch(mw_job.train_job, 2, args=args)
     message = str(error.value)
+    _remove_kept_logs(message)
     assert message.startswith("Worker 1 of 2 (pid ")
     assert "was killed by SIGKILL" in message
     assert "Stopped the other 1 worker(s)" in message
@@ -110,6 +111,15 @@ def test_killed_worker_stops_the_job_and_a_rerun_resumes(npz, cli_run, tmp_path)
     assert resumed["threads"] < 500
     everyone = [int(name.rsplit("-", 1)[1]) for name in os.listdir(pids)]
     assert len(everyone) == 4 and not [pid for pid in everyone if alive(pid)]
+
+
+def _remove_kept_logs(message):
+    """Delete the log folder `launch` keeps after a failure, named in `message`."""
+    import shutil
+
+    kept = re.search(r"its log: (\S+)/worker-\d+\.log", message)
+    assert kept, message
+    shutil.rmtree(kept.group(1))
 
 
 def _unimportable():
@@ -152,6 +162,7 @@ def test_a_worker_that_raises_is_named():
         r"checkpoint, if it saves one\.",
         str(error.value),
     )
+    _remove_kept_logs(str(error.value))
 
 
 @pytest.mark.parametrize(
