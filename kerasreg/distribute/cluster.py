@@ -236,12 +236,16 @@ class LocalCluster:
 
     def _kill(self, key):
         process = self._processes.pop(key, None)
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        if process is not None:
+            _kill_group(process)
+
+
+def _kill_group(process):
+    """SIGKILL a process started with `start_new_session=True`, and its group."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
 
 
 def _die_with_parent():

@@ -37,7 +37,12 @@ import tempfile
 import time
 import traceback
 
-from kerasreg.distribute.cluster import _check_port_free, _die_with_parent, free_ports
+from kerasreg.distribute.cluster import (
+    _check_port_free,
+    _die_with_parent,
+    _kill_group,
+    free_ports,
+)
 
 __all__ = ["launch", "WorkerError"]
 
@@ -226,13 +231,6 @@ def _read_line(path, last=False):
         if lines:
             return lines[-1] if last else lines[0]
     return None
-
-
-def _kill_group(process):
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
 
 
 def _run_worker(spec_path, index):
