@@ -17,7 +17,13 @@ import numpy as np
 from kerasreg import _keras_compat
 from kerasreg._layer_tree import leaf_layers
 
-__all__ = ["count_params", "count_flops", "saved_size", "measure_latency"]
+__all__ = [
+    "count_params",
+    "count_flops",
+    "layer_call_macs",
+    "saved_size",
+    "measure_latency",
+]
 
 
 def count_params(model, trainable_only=False):
@@ -71,11 +77,21 @@ def _layer_macs(layer):
     for node in _keras_compat.inbound_nodes(layer):
         in_shape = _keras_compat.node_input_tensors(node)[0].shape
         out_shape = node.outputs[0].shape
-        total += _macs(layer, in_shape, out_shape)
+        total += layer_call_macs(layer, in_shape, out_shape)
     return total
 
 
-def _macs(layer, in_shape, out_shape):
+def layer_call_macs(layer, in_shape, out_shape):
+    """MACs of one call of a Conv2D, DepthwiseConv2D, SeparableConv2D or Dense.
+
+    Args:
+        layer: the layer.
+        in_shape, out_shape: the shapes of that call's input and output,
+            batch dimension first (its value is ignored).
+
+    Returns:
+        An `int`: multiply-accumulates per example.
+    """
     if isinstance(layer, keras.layers.Dense):
         positions = int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1
         return positions * in_shape[-1] * layer.units

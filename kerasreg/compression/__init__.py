@@ -19,6 +19,8 @@ _NAMES = {
     "NetworkSlimming": "slimming",
     "GammaL1Regularizer": "slimming",
     "mark_channels": "slimming",
+    "mark_for_target": "slimming",
+    "select_for_target": "slimming",
     "slimming_report": "slimming",
     "slim": "slimming",
     "sweep": "slimming",

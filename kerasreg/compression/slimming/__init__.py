@@ -4,6 +4,9 @@
   and constraint;
 - `channel_marking.py`: `mark_channels` (Liu et al.'s global ranking) and
   the BatchNormalization helpers;
+- `target.py`: `select_for_target` / `mark_for_target` (the channels that
+  make `shrink` remove a fraction of parameters or MACs) and the
+  `TargetSchedule` behind `NetworkSlimming(target=...)`;
 - `workflow.py`: `slim` and `sweep`, what `kerasreg slim` and `kerasreg
   sweep` run;
 - `report.py`: `slimming_report` and its plots.
@@ -23,6 +26,10 @@ _NAMES = {
     "mark_channels": "channel_marking",
     "batchnorm_layers": "channel_marking",
     "dead_channels": "channel_marking",
+    "select_for_target": "target",
+    "mark_for_target": "target",
+    "TargetSelection": "target",
+    "TargetSchedule": "target",
     "slim": "workflow",
     "sweep": "workflow",
     "plot_sweep": "workflow",

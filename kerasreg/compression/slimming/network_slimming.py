@@ -20,6 +20,8 @@ vanishes.
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
@@ -29,6 +31,7 @@ from kerasreg.compression.slimming.channel_marking import (
     batchnorm_layers,
     mark_channels,
 )
+from kerasreg.compression.slimming.target import TargetSchedule, lambda_advice
 
 __all__ = ["NetworkSlimming", "GammaL1Regularizer", "SignFlipFreeze"]
 
@@ -63,15 +66,24 @@ class SignFlipFreeze(keras.constraints.Constraint):
     channel whose new value has the opposite sign of its previous value, or
     whose previous value is exactly zero (already frozen), is set to 0.
 
+    With `mask` and `tau` (target mode), the masked channels are first
+    shrunk toward zero by the soft threshold τ: γ ← sign(γ)·max(|γ| − τ, 0),
+    the proximal step of an L1 penalty on those channels alone.
+
     This constraint holds training state and is attached to a variable by
     `NetworkSlimming`; it is not meant to be serialized with a model.
     """
 
-    def __init__(self, previous, active):
+    def __init__(self, previous, active, mask=None, tau=None):
         self.previous = previous
         self.active = active
+        self.mask = mask
+        self.tau = tau
 
     def __call__(self, w):
+        if self.mask is not None:
+            shrunk = ops.maximum(ops.abs(w) - self.tau * self.mask, 0.0)
+            w = ops.sign(w) * shrunk
         flipped = ops.less(w * self.previous, 0.0)
         frozen = ops.equal(self.previous, 0.0)
         pin = ops.logical_and(ops.logical_or(flipped, frozen), self.active > 0.5)
@@ -103,10 +115,23 @@ class NetworkSlimming(keras.callbacks.Callback):
     γ that is exactly zero is taken as frozen, so the frozen set survives a
     save and reload.
 
+    Target mode: `NetworkSlimming(target=0.7)` needs no λ. It steers
+    training so that `shrink` removes 70% of the parameters (or of the MACs
+    with `target_unit="macs"`): every epoch it picks the channels with the
+    smallest coupled |γ| that make up the target and shrinks their γ toward
+    zero on a schedule that reaches zero at `freeze_from_epoch` (2/3 of the
+    epochs by default), then freezes them, and marks them at the end (see
+    `TargetSchedule`). Plain λ mode cannot promise a size: whether γ reaches
+    zero depends on λ times the learning rate and the number of updates; if
+    nothing would be removed at the end of training, it warns and suggests
+    a λ or a target.
+
     Args:
-        l1: the penalty strength λ ≥ 0. The seed sweeps 0 to 1e-3.
+        l1: the penalty strength λ ≥ 0. The seed sweeps 0 to 1e-3. Pass
+            either `l1` or `target`.
         freeze_from_epoch: first epoch (0-based) of the sign-flip freeze;
-            `None` never freezes. Defaults to `None`.
+            `None` never freezes (in target mode: 2/3 of the epochs).
+            Defaults to `None`.
         layers: names of the BatchNormalization layers to act on; all
             trainable BN layers, nested ones included, by default.
         prune_ratio: Liu et al.'s route: at the end of training, zero γ and
@@ -120,6 +145,11 @@ class NetworkSlimming(keras.callbacks.Callback):
         prune_coupled: rank channels by the largest |γ| of all coupled
             BatchNormalization layers when marking (see `mark_channels`).
             Defaults to `False`.
+        target: fraction of the model to remove, in (0, 1), instead of a
+            fixed `l1`. Defaults to `None`.
+        target_unit: what `target` counts: `"params"` (parameters) or
+            `"macs"` (multiply-accumulates per example). Defaults to
+            `"params"`.
 
     Example:
 
@@ -139,16 +169,23 @@ class NetworkSlimming(keras.callbacks.Callback):
 
     def __init__(
         self,
-        l1,
+        l1=None,
         freeze_from_epoch=None,
         layers=None,
         prune_ratio=None,
         prune_threshold=None,
         max_prune_per_layer=0.9,
         prune_coupled=False,
+        target=None,
+        target_unit="params",
     ):
         super().__init__()
-        _check_l1(l1)
+        _check_mode(l1, target, prune_ratio, prune_threshold)
+        if target is not None:
+            self.schedule = TargetSchedule(target, target_unit, layers)
+        else:
+            _check_l1(l1)
+            self.schedule = None
         if freeze_from_epoch is not None and (
             not isinstance(freeze_from_epoch, (int, np.integer))
             or freeze_from_epoch < 0
@@ -158,7 +195,9 @@ class NetworkSlimming(keras.callbacks.Callback):
                 f"Received: freeze_from_epoch={freeze_from_epoch!r}"
             )
         _check_marking(prune_ratio, prune_threshold, max_prune_per_layer)
-        self.l1 = float(l1)
+        self.l1 = float(l1) if l1 is not None else None
+        self.target = target
+        self.target_unit = target_unit
         self.freeze_from_epoch = freeze_from_epoch
         self.layers = list(layers) if layers is not None else None
         self.prune_ratio = prune_ratio
@@ -179,6 +218,8 @@ class NetworkSlimming(keras.callbacks.Callback):
             "prune_threshold": self.prune_threshold,
             "max_prune_per_layer": self.max_prune_per_layer,
             "prune_coupled": self.prune_coupled,
+            "target": self.target,
+            "target_unit": self.target_unit,
         }
 
     @classmethod
@@ -201,15 +242,27 @@ class NetworkSlimming(keras.callbacks.Callback):
                 "epochs."
             )
         self._bn_layers = batchnorm_layers(self.model, self.layers)
+        self._freeze_epoch = self.freeze_from_epoch
+        if self.schedule is not None:
+            self._freeze_epoch = self.schedule.deadline(
+                epochs or 1, self.freeze_from_epoch
+            )
+        self._steps = self.params.get("steps") if self.params else None
+        self._updates = self._counted = 0
+        self._lr_sum = 0.0
         self._attach()
         self._first_epoch = True
         # Rebuild the train step so the penalty and freeze are traced into it.
         self.model.make_train_function(force=True)
 
     def on_epoch_begin(self, epoch, logs=None):
-        active = self.freeze_from_epoch is not None and epoch >= self.freeze_from_epoch
-        if self._first_epoch and active:
-            # Resuming past the freeze epoch: exact zeros are frozen channels.
+        active = self._freeze_epoch is not None and epoch >= self._freeze_epoch
+        deadline = self.schedule is not None and epoch == self._freeze_epoch
+        if deadline:
+            self.schedule.at_deadline(self.model, self._bn_layers)
+        if active and (self._first_epoch or deadline):
+            # Resuming past the freeze epoch, or the target's channels just
+            # zeroed: exact zeros are frozen channels.
             for bn, constraint in self._attached:
                 constraint.previous.assign(bn.gamma)
         self._first_epoch = False
@@ -220,8 +273,19 @@ class NetworkSlimming(keras.callbacks.Callback):
             bn.name: np.abs(ops.convert_to_numpy(bn.gamma)) for bn in self._bn_layers
         }
         self.gamma_history.append(gammas)
+        self._updates = (epoch + 1) * (self._steps or 0) or self._updates
+        steps_this_epoch = self._updates - self._counted
+        self._counted = self._updates
+        self._lr_sum += _current_lr(self.model) * steps_this_epoch
+        entries = {}
+        if self.schedule is not None:
+            steps = self._steps or self._updates // (epoch + 1)
+            entries = self.schedule.update(
+                self.model, self._bn_layers, epoch, self._freeze_epoch, steps
+            )
         if logs is None:
             return
+        logs.update(entries)
         total = 0
         for name, values in gammas.items():
             count = int(np.sum(values == 0.0))
@@ -232,6 +296,12 @@ class NetworkSlimming(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self._detach()
         self.model.train_function = None
+        if self.schedule is not None:
+            self.schedule.finish(self.model)
+        elif self.prune_ratio is None and self.prune_threshold is None:
+            advice = lambda_advice(self.model, self.layers, self.l1, self._lr_sum)
+            if advice:
+                warnings.warn(advice, stacklevel=2)
         if self.prune_ratio is not None or self.prune_threshold is not None:
             mark_channels(
                 self.model,
@@ -249,12 +319,9 @@ class NetworkSlimming(keras.callbacks.Callback):
         strategy = getattr(self.model, "distribute_strategy", None)
         scope = strategy.scope() if strategy is not None else _null_scope()
         with scope:
-            self._active = keras.Variable(
-                0.0,
-                trainable=False,
-                name="slimming_active",
-                aggregation="only_first_replica",
-            )
+            self._active = self._variable(0.0, "slimming_active")
+            if self.schedule is not None:
+                self.schedule.reset()
             for bn in self._bn_layers:
                 gamma = bn.gamma
                 if gamma.constraint is not None or gamma.regularizer is not None:
@@ -268,11 +335,23 @@ class NetworkSlimming(keras.callbacks.Callback):
                     name=f"{bn.name}_previous_gamma",
                     aggregation="only_first_replica",
                 )
-                constraint = SignFlipFreeze(previous, self._active)
-                if self.l1 > 0:
+                extra = ()
+                if self.schedule is not None:
+                    extra = self.schedule.variables(bn, self._variable)
+                constraint = SignFlipFreeze(previous, self._active, *extra)
+                if self.l1:
                     gamma.regularizer = GammaL1Regularizer(self.l1)
                 gamma.constraint = constraint
                 self._attached.append((bn, constraint))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._steps is None:  # a dataset of unknown length: count updates
+            self._updates += 1
+
+    def _variable(self, value, name):
+        return keras.Variable(
+            value, trainable=False, name=name, aggregation="only_first_replica"
+        )
 
     def _detach(self):
         for bn, _ in self._attached:
@@ -287,6 +366,27 @@ class _null_scope:
 
     def __exit__(self, *exc):
         return False
+
+
+def _current_lr(model):
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        return float(ops.convert_to_numpy(optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
+
+
+def _check_mode(l1, target, prune_ratio, prune_threshold):
+    if (l1 is None) == (target is None):
+        raise ValueError(
+            "Pass either l1 (a fixed penalty λ) or target (the fraction of the "
+            f"model to remove). Received: l1={l1!r}, target={target!r}"
+        )
+    if target is not None and (prune_ratio is not None or prune_threshold is not None):
+        raise ValueError(
+            "target marks the channels itself at the end of training; do not "
+            "combine it with prune_ratio or prune_threshold."
+        )
 
 
 def _check_l1(l1):

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import keras
 import numpy as np
 from keras import ops
 
+from kerasreg import metrics
 from kerasreg.compression.surgery.channel_graph import (
     ChannelGraph,
     UnsupportedLayerError,
 )
+from kerasreg.compression.surgery.constants import consumer_edits
 
 __all__ = ["ShrinkPlan", "plan_shrink"]
 
@@ -39,6 +42,25 @@ class ShrinkPlan:
     skipped: list
     const: dict
     round_to: int | None = None
+    edits: dict | None = None
+
+    def settle(self):
+        """Decide how removed constant channels reach their readers.
+
+        Removed channels that still carry a constant are folded into a
+        reader's bias or merged into one kept channel; where no kept channel
+        can carry the merge, one of them stays. This may keep a few more
+        channels than the γ alone say; `shrink` and `cost` call it, and it
+        runs once per plan.
+        """
+        if self.edits is None:
+            self.edits = consumer_edits(self)
+        return self
+
+    def round_widths(self):
+        """Re-apply `round_to` after channels were un-removed."""
+        if self.round_to is not None:
+            _round_widths(self.graph, self.keep, self.round_to)
 
     def channels(self):
         """`{layer name: (channels before, channels after)}` per producer/BN."""
@@ -48,6 +70,42 @@ class ShrinkPlan:
                 mask = self.keep[call.outputs[0]]
                 out.setdefault(call.layer.name, (mask.size, int(mask.sum())))
         return out
+
+    def cost(self, settle=True):
+        """`(params, macs)` of the model `shrink` will build, without building it.
+
+        Parameters count every weight (as `metrics.count_params`), MACs one
+        forward pass on one example (as `metrics.count_flops`). Layers
+        whose channels do not change keep their cost. With `settle=True`
+        the plan is settled first (`settle`), so the figures are those of
+        the built model; `settle=False` skips that probe (a forward pass)
+        and counts from the γ alone, a lower bound on what stays.
+
+        Example:
+
+        >>> from kerasreg import models, metrics
+        >>> model = models.cnn((8, 8, 1), 10)
+        >>> plan_shrink(model).cost() == (
+        ...     metrics.count_params(model), metrics.count_flops(model))
+        True
+        """
+        if settle:
+            self.settle()
+        params = macs = 0
+        seen = set()
+        for call in self.graph.calls:
+            f_in, f_out = self._fraction(call.inputs), self._fraction(call.outputs)
+            if id(call.layer) not in seen:
+                seen.add(id(call.layer))
+                params += _kept_params(call, f_in, f_out)
+            macs += _kept_macs(call, self.graph.shapes, f_in, f_out)
+        return int(round(params)), int(round(macs))
+
+    def _fraction(self, tids):
+        if not tids or tids[0] not in self.keep or not self.keep[tids[0]].size:
+            return 1.0
+        mask = self.keep[tids[0]]
+        return float(mask.sum()) / mask.size
 
 
 def plan_shrink(model, threshold=0.0, strict=True, round_to=None):
@@ -105,6 +163,42 @@ def plan_shrink(model, threshold=0.0, strict=True, round_to=None):
     if round_to is not None:
         _round_widths(graph, keep, round_to)
     return ShrinkPlan(graph, keep, skipped, const, round_to)
+
+
+def _kept_params(call, f_in, f_out):
+    layer = call.layer
+    weights = getattr(layer, "weights", [])
+    if call.kind == "bn":
+        return sum(np.prod(w.shape) for w in weights) * f_out
+    if call.kind not in ("producer", "depthwise"):
+        return sum(np.prod(w.shape) for w in weights)
+    total = 0.0
+    for w in weights:
+        n = float(np.prod(w.shape))
+        if len(w.shape) == 1:  # bias
+            total += n * f_out
+        elif call.kind == "depthwise" or w is getattr(layer, "depthwise_kernel", None):
+            total += n * f_in
+        else:
+            total += n * f_in * f_out
+    return total
+
+
+def _kept_macs(call, shapes, f_in, f_out):
+    layer = call.layer
+    if call.kind not in ("producer", "depthwise") or not call.inputs:
+        return 0.0
+    macs = metrics.layer_call_macs(
+        layer, shapes[call.inputs[0]], shapes[call.outputs[0]]
+    )
+    if call.kind == "depthwise":
+        return macs * f_in
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        positions = int(np.prod(shapes[call.outputs[0]][1:-1]))
+        depthwise = positions * shapes[call.inputs[0]][-1] * layer.depth_multiplier
+        depthwise *= int(np.prod(layer.kernel_size))
+        return depthwise * f_in + (macs - depthwise) * f_in * f_out
+    return macs * f_in * f_out
 
 
 def _dead(bn, threshold):
