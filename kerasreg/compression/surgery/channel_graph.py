@@ -295,26 +295,10 @@ class ChannelGraph:
         for tid in tids:
             self._base[tid] = offset
             offset += _width(self.shapes[tid])
-        parent = np.arange(offset)
-
-        def find(i):
-            root = i
-            while parent[root] != root:
-                root = parent[root]
-            while parent[i] != root:
-                parent[i], i = root, parent[i]
-            return root
-
-        def union(a_ids, b_ids):
-            for a, b in zip(a_ids, b_ids):
-                ra, rb = find(a), find(b)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-
+        pairs = []
         first_call = {}
         for call in self.calls:
-            for a, b in _ties(self, call):
-                union(a, b)
+            pairs.extend(_ties(self, call))
             # A shared layer has one set of weights: its channels are tied
             # across all of its calls.
             first = first_call.setdefault(id(call.layer), call)
@@ -322,8 +306,8 @@ class ChannelGraph:
                 for x, y in zip(
                     first.inputs + first.outputs, call.inputs + call.outputs
                 ):
-                    union(self.elements(x), self.elements(y))
-        roots = np.array([find(i) for i in range(offset)], dtype=np.int64)
+                    pairs.append((self.elements(x), self.elements(y)))
+        roots = _components(offset, pairs)
         self.labels = {
             tid: roots[self._base[tid] : self._base[tid] + _width(self.shapes[tid])]
             for tid in tids
@@ -359,6 +343,24 @@ class ChannelGraph:
                 if source.kind == "producer" and (source.layer, bn) not in pairs:
                     pairs.append((source.layer, bn))
         return pairs
+
+
+def _components(n, pairs):
+    """Connected components of n elements joined by `pairs`; each labelled by its smallest element."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    a = np.concatenate(
+        [np.asarray(x, np.int64) for x, _ in pairs] or [np.zeros(0, np.int64)]
+    )
+    b = np.concatenate(
+        [np.asarray(y, np.int64) for _, y in pairs] or [np.zeros(0, np.int64)]
+    )
+    graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    smallest = np.full(component.max() + 1 if n else 0, n, np.int64)
+    np.minimum.at(smallest, component, np.arange(n))
+    return smallest[component]
 
 
 def _width(shape):

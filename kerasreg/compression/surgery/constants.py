@@ -37,14 +37,27 @@ def replay(graph, inputs, layer_for):
 
 def _linear_contribution(layer, value):
     """What `value` adds to `layer`'s pre-activation output (no bias)."""
-    config = {**layer.get_config(), "use_bias": False, "activation": None}
-    config["name"] = f"{layer.name}_probe"
-    probe = layer.__class__.from_config(config)
-    probe.build((None, *value.shape))
-    kernels = [w for w in layer.weights if "bias" not in w.path.split("/")[-1]]
-    for target, source in zip(probe.weights, kernels):
-        target.assign(source)
-    return ops.convert_to_numpy(probe(value[None]))[0]
+    x = ops.convert_to_tensor(value[None])
+    if isinstance(layer, keras.layers.Dense):
+        out = ops.matmul(x, layer.kernel)
+    elif isinstance(layer, keras.layers.SeparableConv2D):
+        out = ops.separable_conv(
+            x,
+            layer.depthwise_kernel,
+            layer.pointwise_kernel,
+            strides=layer.strides,
+            padding=layer.padding,
+            dilation_rate=layer.dilation_rate,
+        )
+    else:
+        out = ops.conv(
+            x,
+            layer.kernel,
+            strides=layer.strides,
+            padding=layer.padding,
+            dilation_rate=layer.dilation_rate,
+        )
+    return ops.convert_to_numpy(out)[0]
 
 
 def consumer_edits(plan):
@@ -58,8 +71,10 @@ def consumer_edits(plan):
     shapes = [(1, *graph.shapes[tid][1:]) for tid in graph.inputs]
     probe = [np.zeros(s, "float32") for s in shapes]
     values = replay(graph, probe, lambda call: call.layer)
+    # Each pass decides every reader; channels that must stay after all are
+    # un-removed together, and the pass repeats until nothing changes.
     for _ in range(len(graph.calls) + 1):
-        edits, unremove = {}, None
+        edits, unremove = {}, []
         for call in graph.calls:
             if call.kind != "producer":
                 continue
@@ -80,23 +95,20 @@ def consumer_edits(plan):
             target, ratios = _merge_target(plan, tid, v, removed, call)
             if target is None:
                 # Keep every removed channel that carries a nonzero constant.
-                unremove = (
-                    tid,
-                    np.flatnonzero(
-                        removed & np.any(v.reshape(-1, v.shape[-1]) != 0, axis=0)
-                    ),
+                carrying = np.any(v.reshape(-1, v.shape[-1]) != 0, axis=0)
+                unremove.append(graph.labels[tid][removed & carrying])
+            elif not plan.keep[tid][target]:
+                unremove.append(graph.labels[tid][[target]])
+            else:
+                edits[id(call)] = (
+                    np.zeros(flat.shape[-1], "float32"),
+                    {target: ratios},
                 )
-                break
-            if target not in np.flatnonzero(plan.keep[tid]):
-                unremove = (tid, np.array([target]))
-                break
-            edits[id(call)] = (np.zeros(flat.shape[-1], "float32"), {target: ratios})
-        if unremove is None:
+        if not unremove:
             return edits
-        tid, channels = unremove
-        for label in plan.graph.labels[tid][channels]:
-            for other, labels in graph.labels.items():
-                plan.keep[other] = plan.keep[other] | (labels == label)
+        labels = np.unique(np.concatenate(unremove))
+        for other, other_labels in graph.labels.items():
+            plan.keep[other] = plan.keep[other] | np.isin(other_labels, labels)
         plan.round_widths()
     raise RuntimeError("shrink: constant-channel merging did not converge")
 

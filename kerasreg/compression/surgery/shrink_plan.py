@@ -119,6 +119,7 @@ def plan_shrink(model, threshold=0.0, strict=True, round_to=None):
     if not threshold >= 0.0:
         raise ValueError(f"Expected threshold >= 0. Received: threshold={threshold}")
     graph = ChannelGraph(model)
+    _check_has_batchnorm(graph)
     n = sum(labels.size for labels in graph.labels.values())
     has_bn = np.zeros(n, bool)
     all_dead = np.ones(n, bool)
@@ -163,6 +164,47 @@ def plan_shrink(model, threshold=0.0, strict=True, round_to=None):
     if round_to is not None:
         _round_widths(graph, keep, round_to)
     return ShrinkPlan(graph, keep, skipped, const, round_to)
+
+
+def _check_has_batchnorm(graph):
+    """Refuse a model with no BatchNormalization γ: nothing could be removed."""
+    name = graph.model.name
+    bns = [call.layer for call in graph.calls if call.kind == "bn"]
+    if any(bn.scale for bn in bns):
+        return
+    if bns:
+        raise ValueError(
+            f"Model {name!r} has {len(bns)} BatchNormalization layers, all with "
+            "scale=False, so there is no γ to tell dead channels by and shrink "
+            "would return the same model. (Keras's InceptionV3 and "
+            "InceptionResNetV2 are built this way, as in their papers.) Rebuild "
+            "it with scale=True and train with NetworkSlimming."
+        )
+    others = sorted(
+        {
+            type(call.layer).__name__
+            for call in graph.calls
+            if isinstance(
+                call.layer,
+                (keras.layers.LayerNormalization, keras.layers.GroupNormalization),
+            )
+        }
+    )
+    if others:
+        raise ValueError(
+            f"Model {name!r} normalizes with {' and '.join(others)}, not "
+            "BatchNormalization. shrink removes a channel whose BatchNormalization "
+            f"γ is 0; {others[0]} computes its statistics over several channels, "
+            "so removing one changes the others' outputs and cannot be done "
+            "exactly. Slim a model with BatchNormalization, or prune weights "
+            "with MagnitudePruning."
+        )
+    raise ValueError(
+        f"Model {name!r} has no BatchNormalization layer, so shrink has no γ to "
+        "tell dead channels by and would return the same model. Add "
+        "BatchNormalization after the convolutions and train with "
+        "NetworkSlimming, or prune weights with MagnitudePruning."
+    )
 
 
 def _kept_params(call, f_in, f_out):
