@@ -29,6 +29,9 @@ Parts:
   vgg     vgg11, `target=0.85` of the parameters. Target: at least 70% of
           the channels and 85% of the parameters removed at no more than
           0.5 points below the unpruned model.
+  speed   for each shrunk model (and the same shrunk with `round_to=8`):
+          shrunk/original TFLite float32 latency at batch 1 and 64,
+          interleaved in one run. Target: at most 1.3x its MACs ratio.
   zoo     every keras.applications architecture (weights=None): exact after
           shrink with half of its γ zeroed at random, or refused with the
           reason; seconds per model; and shrink's time on ResNet50 against
@@ -225,9 +228,71 @@ def part_vgg(args):
     )
 
 
+def _tflite_latencies(models, batch, rounds=5):
+    """Median TFLite float32 latency of each model, measured interleaved."""
+    import tempfile
+
+    from kerasreg.compression.export import TFLiteModel, to_tflite
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runners = []
+        for i, model in enumerate(models):
+            path = os.path.join(tmp, f"m{i}.tflite")
+            to_tflite(model, path)
+            runners.append(TFLiteModel(path))
+        times = [[] for _ in models]
+        for _ in range(rounds):
+            for runner, row in zip(runners, times):
+                row.append(runner.measure_latency(batch_size=batch, repeats=20))
+    return [float(np.median(row)) for row in times]
+
+
+def part_speed(args):
+    """Shrunk/original TFLite float32 latency against the MACs ratio."""
+    rows = []
+    for name, target in (("resnet20", 0.7), ("vgg11", 0.85)):
+        key = (
+            CACHE
+            / f"{name}_target{target:g}params_sgd_n{args.train_subset}_e{args.epochs}_s{args.seed}"
+        )
+        if not (key / "finetuned" / "metrics.json").exists() and name != "resnet20":
+            continue  # run `vgg` first
+        full, small, _, after = slimmed(name, args, target)
+        variants = {"shrunk": small, "shrunk_round_to_8": shrink(full, round_to=8)}
+        for batch in (1, 64):
+            latencies = _tflite_latencies([full, *variants.values()], batch)
+            for (variant, model), latency in zip(variants.items(), latencies[1:]):
+                macs_ratio = metrics.count_flops(model) / metrics.count_flops(full)
+                ratio = latency / latencies[0]
+                rows.append(
+                    emit(
+                        part="speed",
+                        model=name,
+                        variant=variant,
+                        batch=batch,
+                        latency_original_ms=1e3 * latencies[0],
+                        latency_shrunk_ms=1e3 * latency,
+                        latency_ratio=ratio,
+                        macs_ratio=macs_ratio,
+                        latency_over_macs=ratio / macs_ratio,
+                        target_met=bool(ratio <= 1.3 * macs_ratio),
+                    )
+                )
+    return emit(
+        part="speed",
+        summary={
+            f"{r['model']}/{r['variant']}/b{r['batch']}": round(
+                r["latency_over_macs"], 3
+            )
+            for r in rows
+        },
+        target="latency ratio <= 1.3 x MACs ratio",
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["resnet", "vgg", "zoo"])
+    parser.add_argument("part", choices=["resnet", "vgg", "speed", "zoo"])
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     parser.add_argument(
         "--epochs", type=int, default=EPOCHS, help="(default: %(default)s)"
@@ -245,7 +310,8 @@ def main(argv=None):
         from slimming_zoo import part_zoo
 
         return part_zoo(args.only.split(",") if args.only else None, args.repeats)
-    return {"resnet": part_resnet, "vgg": part_vgg}[args.part](args)
+    parts = {"resnet": part_resnet, "vgg": part_vgg, "speed": part_speed}
+    return parts[args.part](args)
 
 
 if __name__ == "__main__":

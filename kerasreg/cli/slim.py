@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from kerasreg.cli._common import _check_model_name, _common_data_args, _floats
+from kerasreg.cli._common import (
+    _check_model_name,
+    _common_data_args,
+    _floats,
+    _UsageError,
+)
 
 
 def add_slim_args(parser):
@@ -31,7 +36,22 @@ def add_slim(subparsers):
         "shrunk.keras, report.json, gamma.png, channels.png and curves.png.",
     )
     add_slim_args(parser)
-    parser.add_argument("--l1", type=float, default=1e-3, help="lambda (default: 1e-3)")
+    parser.add_argument(
+        "--l1", type=float, default=None, help="lambda (default: 1e-3 unless --target)"
+    )
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="remove this fraction of the model instead of a fixed lambda, "
+        "e.g. 0.7 (NetworkSlimming(target=...))",
+    )
+    parser.add_argument(
+        "--target-unit",
+        choices=["params", "macs"],
+        default="params",
+        help="what --target counts (default: params)",
+    )
     parser.add_argument(
         "--prune-ratio",
         type=float,
@@ -45,10 +65,14 @@ def run_slim(args):
     from kerasreg.compression import slimming
 
     _check_model_name(args.model)
+    if args.l1 is not None and args.target is not None:
+        raise _UsageError("give --l1 or --target, not both")
     result = slimming.slim(
         args.model,
         args.data,
-        l1=args.l1,
+        l1=args.l1 if args.l1 is not None else 1e-3,
+        target=args.target,
+        target_unit=args.target_unit,
         epochs=args.epochs,
         freeze_from_epoch=args.freeze_from,
         finetune_epochs=args.finetune_epochs,

@@ -88,3 +88,46 @@ def test_cli_sweep_rejects_negative_lambda(tmp_path, capsys):
     )
     assert code == 1
     assert "Expected every l1 >= 0. Received: l1=-1.0" in capsys.readouterr().err
+
+
+def test_cli_slim_to_a_target(tmp_path, capsys):
+    out = tmp_path / "target"
+    code = cli.main(
+        [
+            "slim",
+            "--model",
+            "cnn-tiny",
+            "--epochs",
+            "3",
+            "--finetune-epochs",
+            "1",
+            "--target",
+            "0.5",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    params = json.loads((out / "report.json").read_text())["totals"]["params"]
+    assert params["before"] == 1970
+    assert params["after"] <= 0.5 * 1970
+
+
+def test_cli_slim_refuses_l1_with_target(tmp_path, capsys):
+    code = cli.main(
+        [
+            "slim",
+            "--model",
+            "cnn-tiny",
+            "--l1",
+            "0.1",
+            "--target",
+            "0.5",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        "kerasreg slim: error: give --l1 or --target, not both"
+    )

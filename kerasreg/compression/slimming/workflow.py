@@ -99,6 +99,8 @@ def slim(
     seed=0,
     out=None,
     verbose=0,
+    target=None,
+    target_unit="params",
 ):
     """Train with network slimming, shrink, fine-tune, and report.
 
@@ -107,10 +109,10 @@ def slim(
             weights are the starting point) or a logits `keras.Model`.
             Defaults to `"resnet"`.
         data: anything `kerasreg.data.load` takes. Defaults to `"digits"`.
-        l1: λ of the γ penalty. Defaults to `1e-3`.
+        l1: λ of the γ penalty. Defaults to `1e-3`; ignored with `target`.
         epochs: slimming epochs. Defaults to `30`.
         freeze_from_epoch: first epoch of sign-flip freezing; a third of
-            `epochs` when `None`.
+            `epochs` when `None` (with `target`: two thirds).
         finetune_epochs: epochs of plain training of the shrunk model.
             Defaults to `15`.
         prune_ratio: optionally mark this global fraction of the smallest
@@ -122,6 +124,9 @@ def slim(
         out: directory for `model.keras` (slimmed, full size), `shrunk.keras`,
             `report.json`, `gamma.png`, `channels.png`, `curves.png`.
         verbose: passed to `fit`. Defaults to `0`.
+        target: remove this fraction of the model instead of using a fixed
+            `l1` (`NetworkSlimming(target=...)`). Defaults to `None`.
+        target_unit: `"params"` or `"macs"`. Defaults to `"params"`.
 
     Returns:
         A dict: `model` (trained, full size), `shrunk` (fine-tuned small
@@ -135,10 +140,14 @@ def slim(
     keras.utils.set_random_seed(seed)
     model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
     check_slimmable(model)
-    if freeze_from_epoch is None:
+    if freeze_from_epoch is None and target is None:
         freeze_from_epoch = epochs // 3
     slimming = NetworkSlimming(
-        l1, freeze_from_epoch=freeze_from_epoch, prune_ratio=prune_ratio
+        None if target is not None else l1,
+        freeze_from_epoch=freeze_from_epoch,
+        prune_ratio=prune_ratio,
+        target=target,
+        target_unit=target_unit,
     )
     compile_model(model, learning_rate)
     history = _fit(model, dataset, epochs, batch_size, [slimming], verbose)
