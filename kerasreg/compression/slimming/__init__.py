@@ -7,6 +7,9 @@
 - `target.py`: `select_for_target` / `mark_for_target` (the channels that
   make `shrink` remove a fraction of parameters or MACs) and the
   `TargetSchedule` behind `NetworkSlimming(target=...)`;
+- `baselines.py`: `match_widths`, the random, L1-norm and plain-γ channel
+  choices at a slimmed model's widths (the controls of "is the selection
+  worth it?");
 - `workflow.py`: `slim` and `sweep`, what `kerasreg slim` and `kerasreg
   sweep` run;
 - `report.py`: `slimming_report` and its plots.
@@ -30,6 +33,7 @@ _NAMES = {
     "mark_for_target": "target",
     "TargetSelection": "target",
     "TargetSchedule": "target",
+    "match_widths": "baselines",
     "slim": "workflow",
     "sweep": "workflow",
     "plot_sweep": "workflow",
