@@ -21,6 +21,7 @@ from kerasreg.models import recipes
 
 __all__ = [
     "compile_model",
+    "compile_with_recipe",
     "evaluate_accuracy",
     "evaluate",
     "fit",
@@ -139,16 +140,14 @@ def train(
     strategy = fitting.resolve(strategy)
     augment = None
     if recipe is not None:
-        recipe = _recipe(recipe, epochs)
-        batch_size = recipe.batch_size
-        augment = recipes.augmentation_function(recipe, seed, dataset.input_shape)
+        batch_size = _recipe(recipe, epochs).batch_size
     fitting.check_global_batch(strategy, batch_size)
     with fitting.training_scope(strategy, precision):
         model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
         if recipe is not None:
-            steps = -(-dataset.num_train // batch_size)
-            model = recipes.apply_weight_decay(model, recipe)
-            compile_model(model, optimizer=recipes.make_optimizer(recipe, steps))
+            model, batch_size, augment = compile_with_recipe(
+                model, dataset, recipe, epochs, seed
+            )
         elif not model.compiled:
             compile_model(model, learning_rate)
     history = fit(
@@ -308,6 +307,32 @@ def _finish(model, dataset, history, epochs, out):
         _io.write_json(os.path.join(out, "metrics.json"), dict(result))
         report.plot_curves(result.history, os.path.join(out, "curves.png"))
     return result
+
+
+def compile_with_recipe(model, dataset, recipe, epochs, seed=0):
+    """Prepare `model` to train with a CIFAR recipe for `epochs`.
+
+    Adds the recipe's weight decay (`recipes.apply_weight_decay`, which
+    returns a copy) and compiles the copy with its SGD, whose cosine decay
+    spans `epochs`.
+
+    Args:
+        model: a functional `keras.Model` that outputs logits.
+        dataset: the `kerasreg.data` dataset it will train on.
+        recipe: a `Recipe`, or the name of a model that has one.
+        epochs: the epochs of this fit.
+        seed: augmentation seed. Defaults to `0`.
+
+    Returns:
+        `(model, batch_size, augment)`: the compiled copy, the recipe's
+        batch size, and its augmentation for `fit(augment=...)`.
+    """
+    recipe = _recipe(recipe, epochs)
+    steps = -(-dataset.num_train // recipe.batch_size)
+    model = recipes.apply_weight_decay(model, recipe)
+    compile_model(model, optimizer=recipes.make_optimizer(recipe, steps))
+    augment = recipes.augmentation_function(recipe, seed, dataset.input_shape)
+    return model, recipe.batch_size, augment
 
 
 def _recipe(recipe, epochs):

@@ -25,6 +25,14 @@ def add_slim_args(parser):
         default=15,
         help="epochs of fine-tuning after shrink (default: 15)",
     )
+    parser.add_argument(
+        "--recipe",
+        choices=["resnet20", "resnet56", "vgg11", "mobilenetv2"],
+        default=None,
+        help="train with this model's CIFAR recipe (SGD with momentum, cosine "
+        "decay, weight decay, crop and flip) instead of Adam; fine-tuning uses "
+        "it at a tenth of its learning rate",
+    )
 
 
 def add_slim(subparsers):
@@ -82,6 +90,7 @@ def run_slim(args):
         seed=args.seed,
         out=args.out,
         verbose="auto",
+        recipe=args.recipe,
     )
     from kerasreg import report
 
@@ -128,6 +137,7 @@ def run_sweep(args):
         batch_size=args.batch_size,
         seed=args.seed,
         out=args.out,
+        recipe=args.recipe,
     )
     report.print_table(rows)
     print(f"Saved sweep.csv and sweep.png to {args.out}")

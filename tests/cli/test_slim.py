@@ -131,3 +131,38 @@ def test_cli_slim_refuses_l1_with_target(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         "kerasreg slim: error: give --l1 or --target, not both"
     )
+
+
+def test_cli_slim_with_a_recipe(tmp_path, capsys):
+    out = tmp_path / "recipe"
+    images = tmp_path / "images"
+    from tests.conftest import make_image_folder
+
+    make_image_folder(images, classes=3, train=16, test=6, size=(32, 32))
+    code = cli.main(
+        [
+            "slim",
+            "--model",
+            "resnet20",
+            "--data",
+            str(images),
+            "--recipe",
+            "resnet20",
+            "--epochs",
+            "2",
+            "--finetune-epochs",
+            "1",
+            "--target",
+            "0.3",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    import keras
+
+    model = keras.saving.load_model(out / "model.keras")
+    # The recipe's coupled weight decay is on the convolutions.
+    assert model.get_layer("stem_conv").kernel_regularizer.l2 == 0.00025
+    params = json.loads((out / "report.json").read_text())["totals"]["params"]
+    assert params["after"] <= 0.7 * params["before"]

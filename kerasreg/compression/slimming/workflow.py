@@ -9,6 +9,7 @@ line.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import keras
@@ -20,7 +21,8 @@ from kerasreg._layer_tree import leaf_layers
 from kerasreg.compression.slimming.network_slimming import NetworkSlimming
 from kerasreg.compression.slimming.report import slimming_report
 from kerasreg.compression.surgery.rebuild import shrink
-from kerasreg.training import compile_model, evaluate, fit
+from kerasreg.models import recipes
+from kerasreg.training import compile_model, compile_with_recipe, evaluate, fit
 
 __all__ = ["slim", "sweep", "plot_sweep", "check_slimmable", "L1_GRID"]
 
@@ -72,16 +74,38 @@ def check_slimmable(model):
     )
 
 
-def _fit(model, dataset, epochs, batch_size, callbacks=(), verbose=0):
+def _compiled(model, dataset, epochs, learning_rate, batch_size, recipe, seed):
+    """Compile with Adam at `learning_rate`, or with a CIFAR recipe's SGD.
+
+    Returns `(model, fit keyword arguments)`; with a recipe the model is a
+    copy carrying its weight decay.
+    """
+    if recipe is None:
+        return compile_model(model, learning_rate), {"batch_size": batch_size}
+    model, batch_size, augment = compile_with_recipe(
+        model, dataset, recipe, max(epochs, 1), seed
+    )
+    return model, {"batch_size": batch_size, "augment": augment, "seed": seed}
+
+
+def _finetune_recipe(recipe):
+    """The recipe at a tenth of its learning rate, to fine-tune a shrunk model."""
+    if recipe is None:
+        return None
+    recipe = recipes.recipe_for(recipe) if isinstance(recipe, str) else recipe
+    return dataclasses.replace(recipe, learning_rate=recipe.learning_rate / 10)
+
+
+def _fit(model, dataset, epochs, fit_kwargs, callbacks=(), verbose=0):
     if epochs <= 0:
         return {}
     return fit(
         model,
         dataset,
         epochs=epochs,
-        batch_size=batch_size,
         callbacks=callbacks,
         verbose=verbose,
+        **fit_kwargs,
     )
 
 
@@ -101,6 +125,7 @@ def slim(
     verbose=0,
     target=None,
     target_unit="params",
+    recipe=None,
 ):
     """Train with network slimming, shrink, fine-tune, and report.
 
@@ -127,6 +152,12 @@ def slim(
         target: remove this fraction of the model instead of using a fixed
             `l1` (`NetworkSlimming(target=...)`). Defaults to `None`.
         target_unit: `"params"` or `"macs"`. Defaults to `"params"`.
+        recipe: train with a CIFAR recipe (`kerasreg.models.recipes`: SGD
+            with momentum and cosine decay, weight decay, crop and flip)
+            instead of Adam; a `Recipe` or a model name such as
+            `"resnet20"`. The shrunk model is fine-tuned with the same
+            recipe at a tenth of its learning rate. `learning_rate` and
+            `batch_size` are then the recipe's. Defaults to `None`.
 
     Returns:
         A dict: `model` (trained, full size), `shrunk` (fine-tuned small
@@ -149,11 +180,20 @@ def slim(
         target=target,
         target_unit=target_unit,
     )
-    compile_model(model, learning_rate)
-    history = _fit(model, dataset, epochs, batch_size, [slimming], verbose)
-    small = shrink(model)
-    compile_model(small, learning_rate)
-    finetune = _fit(small, dataset, finetune_epochs, batch_size, (), verbose)
+    model, fit_kwargs = _compiled(
+        model, dataset, epochs, learning_rate, batch_size, recipe, seed
+    )
+    history = _fit(model, dataset, epochs, fit_kwargs, [slimming], verbose)
+    small, fit_kwargs = _compiled(
+        shrink(model),
+        dataset,
+        finetune_epochs,
+        learning_rate,
+        batch_size,
+        _finetune_recipe(recipe),
+        seed,
+    )
+    finetune = _fit(small, dataset, finetune_epochs, fit_kwargs, (), verbose)
     info = slimming_report(
         model, small, data=dataset, gamma_history=slimming.gamma_history, out=out
     )
@@ -182,6 +222,7 @@ def sweep(
     batch_size=64,
     seed=0,
     out=None,
+    recipe=None,
 ):
     """Slim once per λ and plot accuracy against parameter reduction.
 
@@ -191,8 +232,8 @@ def sweep(
     Args:
         l1_values: the λ grid. Defaults to the slimming report's `L1_GRID`.
         model, data, epochs, freeze_from_epoch, finetune_epochs,
-        learning_rate, batch_size, seed: as `slim`; `model` must be a
-            name or a `.keras` path, since every run starts afresh from it.
+        learning_rate, batch_size, seed, recipe: as `slim`; `model` must be
+            a name or a `.keras` path, since every run starts afresh from it.
         out: directory for `sweep.csv` and `sweep.png`.
 
     Returns:
@@ -210,11 +251,16 @@ def sweep(
     dataset = data_lib.load(data)
     progress = keras.utils.Progbar(len(l1_values) + 1, unit_name="run")
     keras.utils.set_random_seed(seed)
-    base = compile_model(
+    base, fit_kwargs = _compiled(
         models_lib.resolve(model, dataset.input_shape, dataset.num_classes),
+        dataset,
+        epochs + finetune_epochs,
         learning_rate,
+        batch_size,
+        recipe,
+        seed,
     )
-    _fit(base, dataset, epochs + finetune_epochs, batch_size)
+    _fit(base, dataset, epochs + finetune_epochs, fit_kwargs)
     base_params = metrics.count_params(base)
     rows = [
         {
@@ -237,6 +283,7 @@ def sweep(
             learning_rate=learning_rate,
             batch_size=batch_size,
             seed=seed,
+            recipe=recipe,
         )
         small = result["shrunk"]
         params = metrics.count_params(small)
