@@ -29,6 +29,13 @@ Parts:
   vgg     vgg11, `target=0.85` of the parameters. Target: at least 70% of
           the channels and 85% of the parameters removed at no more than
           0.5 points below the unpruned model.
+  selection  at about 50%, 70% and 90% of the parameters removed: slimming
+          against (a) plain global γ pruning of the plainly trained model
+          (λ = 0), (b) random channels and (c) L1-norm filters (Li et al.
+          2017) at slimming's per-layer widths, all fine-tuned the same 10
+          epochs, and (d) the slim architecture trained from scratch for the
+          same 40 epochs. Target: slimming above (a), (b) and (c) at 70% and
+          90%. One table and one plot (`runs/slimming_cifar/selection/`).
   speed   for each shrunk model (and the same shrunk with `round_to=8`):
           shrunk/original TFLite float32 latency at batch 1 and 64,
           interleaved in one run. Target: at most 1.3x its MACs ratio.
@@ -113,23 +120,29 @@ def slimmed(name, args, target, unit="params", optimizer="sgd"):
             **_train_kwargs(name, optimizer, args.epochs),
         )
     full = keras.saving.load_model(out / "model.keras")
-    tuned = out / "finetuned"
-    if not (tuned / "metrics.json").exists():
-        small = shrink(full)
+    before = json.loads((out / "metrics.json").read_text())
+    small, after = finetuned(
+        lambda: shrink(full), out / "finetuned", name, args, optimizer
+    )
+    return full, small, before, after
+
+
+def finetuned(make_small, out, name, args, optimizer="sgd"):
+    """Fine-tune `make_small()` for the fine-tuning epochs, once; cached in `out`."""
+    data = cifar.load_cifar(args)
+    if not (out / "metrics.json").exists():
         training.train(
-            small,
+            make_small(),
             data,
             epochs=args.finetune_epochs,
             seed=args.seed,
             callbacks=[cifar.EpochTimer()],
-            out=str(tuned),
+            out=str(out),
             verbose=0,
             **_train_kwargs(name, optimizer, args.finetune_epochs, finetune=True),
         )
-    before = json.loads((out / "metrics.json").read_text())
-    after = json.loads((tuned / "metrics.json").read_text())
-    small = keras.saving.load_model(tuned / "model.keras")
-    return full, small, before, after
+    after = json.loads((out / "metrics.json").read_text())
+    return keras.saving.load_model(out / "model.keras"), after
 
 
 def channel_fraction(full, small):
@@ -176,6 +189,93 @@ def stream_split(full):
         "from_block_internal": saved["internal_only"] / saved["both"],
         "from_residual_stream": 1 - saved["internal_only"] / saved["both"],
     }
+
+
+def part_selection(args):
+    """Slimming against (a) plain γ, (b) random, (c) L1-norm, (d) from scratch."""
+    from kerasreg.compression.slimming import mark_for_target, match_widths
+
+    name = args.model
+    plain = cifar.cached_train(name, args, epochs=args.epochs, recipe=name, verbose=0)
+    rows = []
+    for reduction in (0.5, 0.7, 0.9):
+        full, small, _, after = slimmed(name, args, reduction)
+        row = {"reduction": reduction, "slimming": after["test_accuracy"]}
+        folder = (
+            CACHE
+            / "selection"
+            / f"{name}_r{reduction:g}_n{args.train_subset}_s{args.seed}"
+        )
+
+        def from_plain(mark):
+            model = keras.saving.load_model(plain["model_path"])
+            mark(model)
+            return shrink(model)
+
+        controls = {
+            "plain_gamma": lambda m, r=reduction: mark_for_target(m, r),
+            "random": lambda m, f=full: match_widths(m, f, "random", seed=args.seed),
+            "l1_norm": lambda m, f=full: match_widths(m, f, "l1"),
+        }
+        for label, mark in controls.items():
+            model, result = finetuned(
+                lambda mark=mark: from_plain(mark), folder / label, name, args
+            )
+            row[label] = result["test_accuracy"]
+            row[f"{label}_params"] = metrics.count_params(model)
+        scratch = folder / "scratch"
+        if not (scratch / "metrics.json").exists():
+            fresh = keras.models.clone_model(small)  # new initial weights
+            training.train(
+                fresh,
+                cifar.load_cifar(args),
+                epochs=args.epochs + args.finetune_epochs,
+                seed=args.seed,
+                callbacks=[cifar.EpochTimer()],
+                out=str(scratch),
+                verbose=0,
+                recipe=dataclasses.replace(
+                    recipe_for(name), epochs=args.epochs + args.finetune_epochs
+                ),
+            )
+        row["scratch"] = json.loads((scratch / "metrics.json").read_text())[
+            "test_accuracy"
+        ]
+        row["params_removed"] = 1 - metrics.count_params(small) / metrics.count_params(
+            full
+        )
+        row["slimming_above_a_b_c"] = bool(
+            row["slimming"] > max(row["plain_gamma"], row["random"], row["l1_norm"])
+        )
+        rows.append(emit(part="selection", model=name, **row))
+    _plot_selection(rows, CACHE / "selection" / f"{name}_selection.png")
+    return emit(part="selection", model=name, rows=rows)
+
+
+def _plot_selection(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = [100 * r["params_removed"] for r in rows]
+    for key, label in (
+        ("slimming", "slimming (target=)"),
+        ("plain_gamma", "(a) plain γ, no L1"),
+        ("random", "(b) random, same widths"),
+        ("l1_norm", "(c) L1-norm filters, same widths"),
+        ("scratch", "(d) slim architecture from scratch"),
+    ):
+        ax.plot(x, [100 * r[key] for r in rows], marker="o", label=label)
+    ax.set_xlabel("parameters removed (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def part_resnet(args):
@@ -292,7 +392,8 @@ def part_speed(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["resnet", "vgg", "speed", "zoo"])
+    parser.add_argument("part", choices=["resnet", "vgg", "selection", "speed", "zoo"])
+    parser.add_argument("--model", default="resnet20", help="selection: the model")
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     parser.add_argument(
         "--epochs", type=int, default=EPOCHS, help="(default: %(default)s)"
@@ -310,7 +411,12 @@ def main(argv=None):
         from slimming_zoo import part_zoo
 
         return part_zoo(args.only.split(",") if args.only else None, args.repeats)
-    parts = {"resnet": part_resnet, "vgg": part_vgg, "speed": part_speed}
+    parts = {
+        "resnet": part_resnet,
+        "vgg": part_vgg,
+        "selection": part_selection,
+        "speed": part_speed,
+    }
     return parts[args.part](args)
 
 
