@@ -262,15 +262,7 @@ def sweep(
     )
     _fit(base, dataset, epochs + finetune_epochs, fit_kwargs)
     base_params = metrics.count_params(base)
-    rows = [
-        {
-            "l1": "baseline",
-            "accuracy": evaluate(base, dataset),
-            "params": base_params,
-            "param_reduction_pct": 0.0,
-            "flops": metrics.count_flops(base),
-        }
-    ]
+    rows = [_baseline_row(base, dataset)]
     progress.update(1)
     for value in l1_values:
         result = slim(
@@ -301,6 +293,16 @@ def sweep(
         _io.write_csv(os.path.join(out, "sweep.csv"), rows)
         plot_sweep(rows, os.path.join(out, "sweep.png"))
     return rows
+
+
+def _baseline_row(base, dataset):
+    return {
+        "l1": "baseline",
+        "accuracy": evaluate(base, dataset),
+        "params": metrics.count_params(base),
+        "param_reduction_pct": 0.0,
+        "flops": metrics.count_flops(base),
+    }
 
 
 def plot_sweep(rows, path):
