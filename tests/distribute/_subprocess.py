@@ -17,8 +17,18 @@ def run_result(script, *args, timeout=300):
         timeout=timeout,
     )
     lines = [x for x in process.stdout.splitlines() if x.startswith("RESULT ")]
-    assert process.returncode == 0 and lines, process.stderr[-3000:]
+    assert process.returncode == 0 and lines, _traceback(process.stderr)
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+def _traceback(stderr):
+    """The last Python traceback in `stderr`, else its tail.
+
+    A cluster that shuts down after an error floods stderr with gRPC
+    "connection refused" lines, which would hide the error itself.
+    """
+    start = stderr.rfind("Traceback (most recent call last)")
+    return stderr[start:][:4000] if start >= 0 else stderr[-3000:]
 
 
 def alive(pid):

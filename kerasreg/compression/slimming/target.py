@@ -342,13 +342,11 @@ def lambda_advice(model, layers, l1, lr_sum):
     per update, so over a training run by at most λ·Σ lr. `lr_sum` is that
     sum over the updates of the run.
     """
-    from kerasreg.compression.surgery.shrink_plan import plan_shrink
-
     if not l1:
         return None
-    if plan_shrink(model, strict=False).cost()[0] < metrics.count_params(model):
-        return None
     gammas = np.concatenate([_abs_gamma(bn) for bn in batchnorm_layers(model, layers)])
+    if np.any(gammas == 0.0):
+        return None
     smallest, median = float(gammas.min()), float(np.median(gammas))
     message = (
         f"NetworkSlimming(l1={l1:g}): no γ reached 0, so shrink will remove "
