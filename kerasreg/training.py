@@ -335,6 +335,25 @@ def compile_with_recipe(model, dataset, recipe, epochs, seed=0):
     return model, recipe.batch_size, augment
 
 
+def compile_for(model, dataset, epochs, learning_rate, batch_size, recipe, seed=0):
+    """Compile with Adam at `learning_rate`, or with a CIFAR recipe's SGD.
+
+    The one choice every workflow with a `recipe=` argument makes (slim,
+    sweep, qat).
+
+    Returns:
+        `(model, fit keyword arguments)`; with a recipe the model is a copy
+        carrying its weight decay, and the keyword arguments hold its batch
+        size and augmentation.
+    """
+    if recipe is None:
+        return compile_model(model, learning_rate), {"batch_size": batch_size}
+    model, batch_size, augment = compile_with_recipe(
+        model, dataset, recipe, max(epochs, 1), seed
+    )
+    return model, {"batch_size": batch_size, "augment": augment, "seed": seed}
+
+
 def _recipe(recipe, epochs):
     """A `Recipe` (by value or model name) whose cosine decay spans `epochs`."""
     import dataclasses

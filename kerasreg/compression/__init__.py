@@ -1,4 +1,5 @@
-"""Model compression: slimming, channel surgery, pruning, distillation, export.
+"""Model compression: slimming, channel surgery, pruning, distillation,
+quantization-aware training, export.
 
 One subpackage per technique; every public name is also reachable from
 here. Names are imported on first use (see `kerasreg/_lazy.py`).
@@ -11,6 +12,7 @@ _SUBMODULES = (
     "surgery",
     "pruning",
     "distillation",
+    "quantization",
     "export",
     "pipeline",
 )
@@ -38,6 +40,9 @@ _NAMES = {
     "Distiller": "distillation",
     "distillation_loss": "distillation",
     "distill": "distillation",
+    "quantize_aware": "quantization",
+    "calibrate": "quantization",
+    "qat": "quantization",
     "to_tflite": "export",
     "TFLiteModel": "export",
     "compare_exports": "export",

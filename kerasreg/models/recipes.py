@@ -29,6 +29,7 @@ from kerasreg.regularizers import regularize
 __all__ = [
     "Recipe",
     "recipe_for",
+    "finetune_recipe",
     "make_optimizer",
     "apply_weight_decay",
     "augmentation_layers",
@@ -158,6 +159,24 @@ def recipe_for(name):
             f"No CIFAR recipe for name={name!r}. Expected one of {', '.join(_RECIPES)}."
         )
     return _RECIPES[name]
+
+
+def finetune_recipe(recipe, divisor=10):
+    """`recipe` (a `Recipe` or a model name) with its learning rate / `divisor`.
+
+    The fine-tuning recipe of slim, sweep and qat: a trained model is
+    fine-tuned at a tenth of the rate it was trained at. `None` stays
+    `None` (those workflows then use Adam).
+
+    Example:
+
+    >>> finetune_recipe("resnet20").learning_rate
+    0.01
+    """
+    if recipe is None:
+        return None
+    recipe = recipe_for(recipe) if isinstance(recipe, str) else recipe
+    return dataclasses.replace(recipe, learning_rate=recipe.learning_rate / divisor)
 
 
 def make_optimizer(recipe, steps_per_epoch):

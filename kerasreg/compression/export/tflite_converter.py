@@ -42,7 +42,8 @@ def to_tflite(model, path, quantization=None, representative_data=None):
         representative_data: calibration inputs for `"int8"` and
             `"int8-full"`: a float array shaped like the model input with a
             leading batch axis (a few hundred training examples; the first
-            200 are used).
+            200 are used). A quantization-aware model (`quantize_aware`)
+            carries its learned ranges and needs none.
 
     Returns:
         `path`.
@@ -70,6 +71,8 @@ def convert(model, quantization=None, representative_data=None):
     """Like `to_tflite`, but returns the file's bytes instead of writing."""
     import tensorflow as tf
 
+    from kerasreg.compression.quantization import is_quantization_aware
+
     if quantization is None:
         quantization = "float32"
     if quantization not in QUANTIZATIONS:
@@ -81,7 +84,8 @@ def convert(model, quantization=None, representative_data=None):
     calibration = None
     if isinstance(representative_data, data_lib.BaseDataset):
         representative_data = calibration_images(model, representative_data)
-    if quantization in ("int8", "int8-full"):
+    qat = is_quantization_aware(model)
+    if quantization in ("int8", "int8-full") and not qat:
         calibration = _check_representative(
             representative_data, spec_shape, quantization
         )

@@ -61,6 +61,12 @@ class TFLiteModel:
         return np.dtype(self._input["dtype"])
 
     @property
+    def output_quantization(self):
+        """`(scale, zero_point)` of an int8 output; `(0.0, 0)` for float."""
+        scale, zero = self._output["quantization"]
+        return float(scale), int(zero)
+
+    @property
     def size_bytes(self):
         return os.path.getsize(self.path)
 

@@ -9,12 +9,11 @@ line.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import keras
 
-from kerasreg import _io, metrics, report
+from kerasreg import _io, metrics, report, training
 from kerasreg import data as data_lib
 from kerasreg import models as models_lib
 from kerasreg._layer_tree import leaf_layers
@@ -22,7 +21,7 @@ from kerasreg.compression.slimming.network_slimming import NetworkSlimming
 from kerasreg.compression.slimming.report import slimming_report
 from kerasreg.compression.surgery.rebuild import shrink
 from kerasreg.models import recipes
-from kerasreg.training import compile_model, compile_with_recipe, evaluate, fit
+from kerasreg.training import evaluate, fit
 
 __all__ = ["slim", "sweep", "plot_sweep", "check_slimmable", "L1_GRID"]
 
@@ -72,28 +71,6 @@ def check_slimmable(model):
         "BatchNormalization after the convolutions, or use prune_filters or "
         "MagnitudePruning (compress --l1 0 skips slimming)."
     )
-
-
-def _compiled(model, dataset, epochs, learning_rate, batch_size, recipe, seed):
-    """Compile with Adam at `learning_rate`, or with a CIFAR recipe's SGD.
-
-    Returns `(model, fit keyword arguments)`; with a recipe the model is a
-    copy carrying its weight decay.
-    """
-    if recipe is None:
-        return compile_model(model, learning_rate), {"batch_size": batch_size}
-    model, batch_size, augment = compile_with_recipe(
-        model, dataset, recipe, max(epochs, 1), seed
-    )
-    return model, {"batch_size": batch_size, "augment": augment, "seed": seed}
-
-
-def _finetune_recipe(recipe):
-    """The recipe at a tenth of its learning rate, to fine-tune a shrunk model."""
-    if recipe is None:
-        return None
-    recipe = recipes.recipe_for(recipe) if isinstance(recipe, str) else recipe
-    return dataclasses.replace(recipe, learning_rate=recipe.learning_rate / 10)
 
 
 def _fit(model, dataset, epochs, fit_kwargs, callbacks=(), verbose=0):
@@ -180,17 +157,17 @@ def slim(
         target=target,
         target_unit=target_unit,
     )
-    model, fit_kwargs = _compiled(
+    model, fit_kwargs = training.compile_for(
         model, dataset, epochs, learning_rate, batch_size, recipe, seed
     )
     history = _fit(model, dataset, epochs, fit_kwargs, [slimming], verbose)
-    small, fit_kwargs = _compiled(
+    small, fit_kwargs = training.compile_for(
         shrink(model),
         dataset,
         finetune_epochs,
         learning_rate,
         batch_size,
-        _finetune_recipe(recipe),
+        recipes.finetune_recipe(recipe),
         seed,
     )
     finetune = _fit(small, dataset, finetune_epochs, fit_kwargs, (), verbose)
@@ -251,7 +228,7 @@ def sweep(
     dataset = data_lib.load(data)
     progress = keras.utils.Progbar(len(l1_values) + 1, unit_name="run")
     keras.utils.set_random_seed(seed)
-    base, fit_kwargs = _compiled(
+    base, fit_kwargs = training.compile_for(
         models_lib.resolve(model, dataset.input_shape, dataset.num_classes),
         dataset,
         epochs + finetune_epochs,

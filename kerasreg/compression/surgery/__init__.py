@@ -16,6 +16,7 @@ _NAMES = {
     "ShrinkPlan": "shrink_plan",
     "plan_shrink": "shrink_plan",
     "shrink": "rebuild",
+    "replay": "constants",
 }
 
 __getattr__, __dir__, __all__ = _lazy.attach(__name__, _NAMES)

@@ -1,0 +1,289 @@
+"""The layers of a quantization-aware model: fake-quantized weights and tensors.
+
+TFLite's int8 scheme, which these layers simulate in float while training:
+
+- weights: symmetric, narrow range [-127, 127], one scale per output
+  channel (`scale = max|w| / 127`), zero point 0;
+- activations: one asymmetric range `[min, max]` per tensor (it always
+  contains 0), 256 levels, learned as a moving average of the batch
+  ranges while training.
+
+Weights are rounded with a straight-through estimator: the forward pass
+uses the rounded kernel, the gradient reaches the float kernel unchanged.
+The rounded values lie exactly on the grid the converter quantizes a
+float kernel to, so the converter reproduces them bit for bit.
+Activations go through `tf.quantization.fake_quant_with_min_max_vars`,
+the op the TFLite converter reads ranges from: a model built of these
+layers converts to int8 with no representative dataset.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = [
+    "ActivationQuantizer",
+    "QuantizedConv2D",
+    "QuantizedDepthwiseConv2D",
+    "QuantizedDense",
+    "fake_quantize_weights",
+    "is_quantization_aware",
+]
+
+_LEVELS = 127  # int8 narrow range: -127..127
+
+
+def fake_quantize_weights(kernel, axes, per_channel=True):
+    """`kernel` rounded to TFLite's symmetric int8 grid, straight-through.
+
+    Args:
+        kernel: a float tensor.
+        axes: the axes that are *not* the output channel (reduced over for
+            the per-channel scale).
+        per_channel: one scale per output channel; `False` for one scale
+            for the whole tensor.
+
+    Example:
+
+    >>> w = keras.ops.convert_to_tensor([[1.0, -0.5], [0.3, 0.25]])
+    >>> q = fake_quantize_weights(w, axes=(0,))
+    >>> import numpy as np
+    >>> steps = keras.ops.convert_to_numpy(q) / (np.array([1.0, 0.5]) / 127)
+    >>> np.round(steps).astype(int).tolist()
+    [[127, -127], [38, 64]]
+    """
+    axes = tuple(axes) if per_channel else tuple(range(len(kernel.shape)))
+    largest = ops.max(ops.abs(kernel), axis=axes, keepdims=True)
+    scale = ops.stop_gradient(ops.maximum(largest, 1e-12) / _LEVELS)
+    rounded = ops.clip(ops.round(kernel / scale), -_LEVELS, _LEVELS) * scale
+    return kernel + ops.stop_gradient(rounded - kernel)
+
+
+class _KeepZeros(keras.constraints.Constraint):
+    """`kernel * mask` after every optimizer update: pruned weights stay 0."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def __call__(self, w):
+        return ops.multiply(w, self.mask)
+
+
+class _QuantizedWeights:
+    """What the three weight layers share: config, the zero mask, the kernel."""
+
+    _channel_axes = None  # the kernel axes reduced for the per-channel scale
+
+    def _init_quantization(self, per_channel, keep_zeros):
+        self.per_channel = bool(per_channel)
+        self.keep_zeros = bool(keep_zeros)
+
+    def _build_mask(self):
+        if not self.keep_zeros:
+            return
+        self.kernel_mask = self.add_weight(
+            name="kernel_mask",
+            shape=self.kernel.shape,
+            initializer="ones",
+            trainable=False,
+        )
+        self.kernel.constraint = _KeepZeros(self.kernel_mask)
+
+    def quantized_kernel(self):
+        """The kernel as the int8 file will hold it (in float)."""
+        return fake_quantize_weights(self.kernel, self._channel_axes, self.per_channel)
+
+    def _quantization_config(self, config):
+        config.update(per_channel=self.per_channel, keep_zeros=self.keep_zeros)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kerasreg")
+class QuantizedConv2D(_QuantizedWeights, keras.layers.Conv2D):
+    """`Conv2D` whose kernel is fake-quantized to int8 on every call.
+
+    Built by `quantize_aware`; a BatchNormalization that followed the
+    convolution is already folded into `kernel` and `bias`, and a ReLU or
+    ReLU6 after it is its `activation`, as in the converted file.
+
+    Args:
+        per_channel: one weight scale per output channel (TFLite's
+            default) or one for the kernel. Defaults to `True`.
+        keep_zeros: keep the kernel's zeros at zero while training (a
+            pruned kernel); the mask is the weight `kernel_mask`.
+            Defaults to `False`.
+        **kwargs: `keras.layers.Conv2D` arguments.
+    """
+
+    _channel_axes = (0, 1, 2)
+
+    def __init__(self, *args, per_channel=True, keep_zeros=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_quantization(per_channel, keep_zeros)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_mask()
+
+    def call(self, inputs):
+        outputs = self.convolution_op(inputs, self.quantized_kernel())
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        return self.activation(outputs)
+
+    def get_config(self):
+        return self._quantization_config(super().get_config())
+
+
+@keras.saving.register_keras_serializable(package="kerasreg")
+class QuantizedDepthwiseConv2D(_QuantizedWeights, keras.layers.DepthwiseConv2D):
+    """`DepthwiseConv2D` with a fake-quantized kernel (see `QuantizedConv2D`).
+
+    TFLite stores a depthwise kernel as `(1, h, w, channels * multiplier)`
+    with one scale per output channel, so the scale is taken over the
+    spatial axes only.
+    """
+
+    _channel_axes = (0, 1)
+
+    def __init__(self, *args, per_channel=True, keep_zeros=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_quantization(per_channel, keep_zeros)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_mask()
+
+    def call(self, inputs):
+        outputs = ops.depthwise_conv(
+            inputs,
+            self.quantized_kernel(),
+            strides=self.strides,
+            padding=self.padding,
+            dilation_rate=self.dilation_rate,
+            data_format=self.data_format,
+        )
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        return self.activation(outputs)
+
+    def get_config(self):
+        return self._quantization_config(super().get_config())
+
+
+@keras.saving.register_keras_serializable(package="kerasreg")
+class QuantizedDense(_QuantizedWeights, keras.layers.Dense):
+    """`Dense` with a fake-quantized kernel (see `QuantizedConv2D`).
+
+    The converter quantizes a fully connected kernel per output channel
+    itself; the kernel is rounded to that same grid here.
+    """
+
+    _channel_axes = (0,)
+
+    def __init__(self, *args, per_channel=True, keep_zeros=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_quantization(per_channel, keep_zeros)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_mask()
+
+    def call(self, inputs):
+        outputs = ops.matmul(inputs, self.quantized_kernel())
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        return self.activation(outputs)
+
+    def get_config(self):
+        return self._quantization_config(super().get_config())
+
+
+@keras.saving.register_keras_serializable(package="kerasreg")
+class ActivationQuantizer(keras.layers.Layer):
+    """Fake-quantize a tensor to int8 with a range learned while training.
+
+    In training, the range `[range_min, range_max]` follows the batch
+    minimum and maximum (0 always included) as an exponential moving
+    average; the first batch sets it. At inference it is fixed. The
+    output is `tf.quantization.fake_quant_with_min_max_vars` of the input,
+    the op whose range the TFLite converter writes into the file.
+
+    Args:
+        ema_decay: weight of the old range in the moving average.
+            Defaults to `0.99`.
+        **kwargs: `keras.layers.Layer` arguments.
+
+    Example:
+
+    >>> q = ActivationQuantizer()
+    >>> x = keras.ops.convert_to_tensor([[0.0, 0.5, 1.0]])
+    >>> _ = q(x, training=True)
+    >>> float(q.range_min.numpy()), float(q.range_max.numpy())
+    (0.0, 1.0)
+    """
+
+    def __init__(self, ema_decay=0.99, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= ema_decay < 1.0:
+            raise ValueError(
+                f"Expected 0 <= ema_decay < 1. Received: ema_decay={ema_decay}"
+            )
+        self.ema_decay = float(ema_decay)
+        self.calibrating = False  # track ranges at inference too (`calibrate`)
+
+    def build(self, input_shape):
+        def scalar(name, value):
+            return self.add_weight(
+                name=name,
+                shape=(),
+                initializer=keras.initializers.Constant(value),
+                trainable=False,
+                aggregation="mean",
+            )
+
+        self.range_min = scalar("range_min", 0.0)
+        self.range_max = scalar("range_max", 0.0)
+        self.seen = scalar("seen", 0.0)
+
+    def call(self, inputs, training=False):
+        import tensorflow as tf
+
+        if training or self.calibrating:
+            self._track(inputs)
+        return tf.quantization.fake_quant_with_min_max_vars(
+            inputs, self.range_min, self.range_max, num_bits=8, narrow_range=False
+        )
+
+    def _track(self, inputs):
+        low = ops.minimum(ops.min(inputs), 0.0)
+        high = ops.maximum(ops.max(inputs), 0.0)
+        first = ops.equal(self.seen, 0.0)
+        decay = self.ema_decay
+        self.range_min.assign(
+            ops.where(first, low, decay * self.range_min + (1.0 - decay) * low)
+        )
+        self.range_max.assign(
+            ops.where(first, high, decay * self.range_max + (1.0 - decay) * high)
+        )
+        self.seen.assign(1.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "ema_decay": self.ema_decay}
+
+
+def is_quantization_aware(model):
+    """Whether `model` (nested models included) has an `ActivationQuantizer`.
+
+    Example:
+
+    >>> is_quantization_aware(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    False
+    """
+    from kerasreg._layer_tree import leaf_layers
+
+    return any(isinstance(layer, ActivationQuantizer) for layer in leaf_layers(model))
