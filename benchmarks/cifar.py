@@ -161,6 +161,41 @@ def validation_folder(folder, n, seed):
     return out
 
 
+def unseen_folder(args, n):
+    """Make (once) a folder that tests on `n` training images outside the subset.
+
+    Its `train/` is the benchmark's training subset; its `test/` holds `n`
+    images (`n / num_classes` per class) of the training folder that the
+    subset does not contain. A model trained on the subset has never seen
+    them, so fine-tuning settings can be chosen on them, not on the test set.
+
+    Returns:
+        The path, `runs/cifar_subsets/<subset>_unseen<n>/`.
+    """
+    subset = subset_folder(args.data, args.train_subset, args.seed)
+    out = RUNS / "cifar_subsets" / f"{subset.name}_unseen{n}"
+    if (out / "SUBSET.json").exists():
+        return out
+    data = Path(args.data).resolve()
+    classes = sorted(p.name for p in (data / "train").iterdir() if p.is_dir())
+    rng = np.random.default_rng(args.seed + 2)
+    staging = out.with_name(out.name + f".tmp{os.getpid()}")
+    for name in classes:
+        taken = {p.name for p in (subset / "train" / name).iterdir()}
+        files = sorted(p.name for p in (data / "train" / name).glob("*.jpg"))
+        free = [f for f in files if f not in taken]
+        (staging / "test" / name).mkdir(parents=True)
+        for file in sorted(rng.permutation(free)[: n // len(classes)]):
+            (staging / "test" / name / file).symlink_to(data / "train" / name / file)
+    (staging / "train").symlink_to(
+        (subset / "train").resolve(), target_is_directory=True
+    )
+    info = {"source": str(data), "subset": str(subset), "unseen": n}
+    (staging / "SUBSET.json").write_text(json.dumps(info) + "\n")
+    staging.rename(out)
+    return out
+
+
 def subset_folder(data, n, seed):
     """Make (once) a folder of symlinks: `n` training images, all test images.
 

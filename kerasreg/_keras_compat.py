@@ -28,6 +28,7 @@ __all__ = [
     "mirrored_strategy_with_key_base",
     "fix_multi_worker_fit",
     "configure_coordination_service",
+    "disable_per_channel_quantization",
 ]
 
 
@@ -208,3 +209,12 @@ def configure_coordination_service(cluster_resolver, heartbeat_timeout):
         coordinated_jobs=jobs,
         heartbeat_timeout_in_ms=int(heartbeat_timeout * 1000),
     )
+
+
+def disable_per_channel_quantization(converter):
+    """Make a `tf.lite.TFLiteConverter` quantize each kernel with one scale.
+
+    The converter quantizes weights per output channel; its only switch
+    for one scale per tensor is a private attribute.
+    """
+    converter._experimental_disable_per_channel = True

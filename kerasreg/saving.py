@@ -22,6 +22,7 @@ _REGISTERING_MODULES = (
     "kerasreg.compression.distillation.teachers",
     "kerasreg.compression.pruning.magnitude_pruning",
     "kerasreg.compression.pruning.schedules",
+    "kerasreg.compression.quantization.layers",
 )
 
 

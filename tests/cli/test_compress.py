@@ -81,3 +81,28 @@ def test_cli_compress_names_a_toml_key_of_the_wrong_type(tmp_path, capsys):
         "kerasreg compress: error: epochs must be an integer. "
         "Received: epochs='ten' (str)"
     )
+
+
+def test_qat_epochs_make_the_int8_file_from_learned_ranges(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["compress", "--fast", "--qat-epochs", "1"]
+    argv += ["--quantize", "float32,int8-full", "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert (out / "qat.keras").stat().st_size > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = {r["stage"]: r for r in metrics["rows"]}
+    stages = [name for name in rows if not name.startswith("tflite")]
+    assert stages == ["original", "slim", "shrink", "finetune", "qat"]
+    # BN folded into the convolutions: fewer parameters, same MACs.
+    assert rows["qat"]["params"] < rows["finetune"]["params"]
+    assert rows["qat"]["flops"] == rows["finetune"]["flops"]
+    assert rows["qat"]["accuracy"] > 0.3  # chance 0.1
+    # The int8 file runs what the QAT model simulates: same test accuracy
+    # to within a few of the 360 digits.
+    assert rows["tflite int8-full"]["accuracy"] == pytest.approx(
+        rows["qat"]["accuracy"], abs=0.02
+    )
+    assert (
+        rows["tflite int8-full"]["size_bytes"]
+        < 0.6 * rows["tflite float32"]["size_bytes"]
+    )

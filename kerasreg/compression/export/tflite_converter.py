@@ -18,7 +18,7 @@ import tempfile
 import keras
 import numpy as np
 
-from kerasreg import _io
+from kerasreg import _io, _keras_compat
 from kerasreg import data as data_lib
 
 __all__ = ["QUANTIZATIONS", "to_tflite", "convert", "calibration_images"]
@@ -28,7 +28,15 @@ from kerasreg._choices import QUANTIZATIONS  # noqa: E402
 _CALIBRATION_SAMPLES = 200
 
 
-def to_tflite(model, path, quantization=None, representative_data=None):
+def to_tflite(
+    model,
+    path,
+    quantization=None,
+    representative_data=None,
+    *,
+    per_channel=True,
+    sparse=False,
+):
     """Convert a Keras model to a TFLite file, optionally quantized.
 
     Args:
@@ -44,6 +52,12 @@ def to_tflite(model, path, quantization=None, representative_data=None):
             leading batch axis (a few hundred training examples; the first
             200 are used). A quantization-aware model (`quantize_aware`)
             carries its learned ranges and needs none.
+        per_channel: int8 weights with one scale per output channel (the
+            converter's default), or `False` for one scale per kernel.
+        sparse: store mostly-zero kernels (a pruned model) in TFLite's
+            sparse format (`tf.lite.Optimize.EXPERIMENTAL_SPARSITY`), which
+            the interpreter densifies when it loads the file: smaller files,
+            the same outputs. Defaults to `False`.
 
     Returns:
         `path`.
@@ -61,13 +75,22 @@ def to_tflite(model, path, quantization=None, representative_data=None):
     ...           representative_data=data.x_train)
     'model.tflite'
     """
-    content = convert(model, quantization, representative_data)
+    content = convert(
+        model, quantization, representative_data, per_channel=per_channel, sparse=sparse
+    )
     with _io.atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(content)
     return path
 
 
-def convert(model, quantization=None, representative_data=None):
+def convert(
+    model,
+    quantization=None,
+    representative_data=None,
+    *,
+    per_channel=True,
+    sparse=False,
+):
     """Like `to_tflite`, but returns the file's bytes instead of writing."""
     import tensorflow as tf
 
@@ -100,8 +123,14 @@ def convert(model, quantization=None, representative_data=None):
         archive.write_out(saved_model, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        optimizations = []
         if quantization != "float32":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            optimizations.append(tf.lite.Optimize.DEFAULT)
+        if sparse:
+            optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+        converter.optimizations = optimizations
+        if not per_channel:
+            _keras_compat.disable_per_channel_quantization(converter)
         if quantization == "float16":
             converter.target_spec.supported_types = [tf.float16]
         if calibration is not None:

@@ -78,6 +78,10 @@ class CompressConfig:
         temperature, lambda_soft, lambda_hard: distillation settings.
         prune_sparsity: final weight sparsity; `0` skips pruning.
         prune_epochs: pruning fine-tune epochs.
+        qat_epochs: quantization-aware fine-tuning epochs (`qat`) as the
+            last stage; its model then gives the int8 files, with the
+            learned ranges instead of post-training calibration. `0` (the
+            default) skips the stage.
         quantize: TFLite variants of the final model to export.
         learning_rate, batch_size, seed: training settings.
         fast: a smoke run of about a minute (few epochs everywhere).
@@ -97,6 +101,7 @@ class CompressConfig:
     lambda_hard: float = _field(0.1, "weight of the hard (label) loss")
     prune_sparsity: float = _field(0.0, "final weight sparsity; 0 skips pruning")
     prune_epochs: int = _field(5, "pruning fine-tune epochs")
+    qat_epochs: int = _field(0, "quantization-aware fine-tuning epochs; 0 skips")
     quantize: tuple = _field(
         ("float32", "float16", "int8"), "comma-separated TFLite variants to export"
     )
@@ -119,6 +124,7 @@ class CompressConfig:
             self.finetune_epochs = min(self.finetune_epochs, 2)
             self.distill_epochs = min(self.distill_epochs, 2)
             self.prune_epochs = min(self.prune_epochs, 1)
+            self.qat_epochs = min(self.qat_epochs, 1)
         self.validate()
 
     def validate(self):
@@ -136,7 +142,7 @@ class CompressConfig:
             raise ValueError(f"Expected l1 >= 0. Received: l1={self.l1}")
         if self.epochs < 1:
             raise ValueError(f"Expected epochs >= 1. Received: epochs={self.epochs}")
-        for name in ("finetune_epochs", "distill_epochs", "prune_epochs"):
+        for name in ("finetune_epochs", "distill_epochs", "prune_epochs", "qat_epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(
                     f"Expected {name} >= 0. Received: {name}={getattr(self, name)}"

@@ -9,11 +9,10 @@ trained plainly), and says it in words.
 
 from __future__ import annotations
 
-import keras
-
 from kerasreg import metrics
 from kerasreg.compression.export import TFLiteModel
 from kerasreg.data import input_scale
+from kerasreg.saving import load_model
 from kerasreg.training import evaluate
 
 __all__ = ["stage_rows", "summarize"]
@@ -24,12 +23,12 @@ def stage_rows(runner):
     rows = []
     for name, filename in runner.KERAS_STAGES:
         if name in runner.state.done:
-            model = keras.saving.load_model(runner.path(filename), compile=False)
+            model = load_model(runner.path(filename), compile=False)
             rows.append(_keras_row(name, model, runner.dataset))
     original = rows[0]
     final = rows[-1]
     scale = input_scale(
-        keras.saving.load_model(runner.path("original.keras"), compile=False),
+        load_model(runner.path("original.keras"), compile=False),
         runner.dataset,
     )
     files = [("tflite original float32", "original_float32.tflite", original)]

@@ -32,7 +32,9 @@ class StageRunner:
     4. `finetune`  plain training of the shrunk model;
     5. `distill`   the original as teacher, the latest model as student;
     6. `prune`     magnitude pruning, then `strip_pruning`;
-    7. `export`    TFLite files of the final model, and a float32 file of
+    7. `qat`       quantization-aware fine-tuning (`qat`) of the latest
+                   model, whose learned ranges then give the int8 files;
+    8. `export`    TFLite files of the final model, and a float32 file of
                    the original for comparison.
 
     `slim`, `shrink` and `finetune` are skipped when `l1` and
@@ -46,6 +48,7 @@ class StageRunner:
         ("finetune", "finetuned.keras"),
         ("distill", "distilled.keras"),
         ("prune", "pruned.keras"),
+        ("qat", "qat.keras"),
     )
 
     def __init__(self, out, config, dataset, state, verbose):
@@ -84,6 +87,7 @@ class StageRunner:
         self._stage("finetune", self.slims and c.finetune_epochs > 0, self._finetune)
         self._stage("distill", c.distill_epochs > 0, self._distill)
         self._stage("prune", c.prune_sparsity > 0, self._prune)
+        self._stage("qat", c.qat_epochs > 0, self._qat)
         self._stage("export", True, self._export)
 
     # -- training stages ------------------------------------------------------
@@ -211,19 +215,38 @@ class StageRunner:
         _io.save_model(result["model"], self.path("pruned.keras"))
         return {"sparsity": result["sparsity"]}
 
+    def _qat(self):
+        from kerasreg.compression.quantization import qat
+
+        c = self.config
+        result = qat(
+            self.path(self._latest_before("qat")),
+            self.dataset,
+            epochs=c.qat_epochs,
+            learning_rate=c.learning_rate / 30,
+            batch_size=c.batch_size,
+            seed=c.seed + 4,
+            verbose=self.verbose,
+        )
+        self._save_history("qat", result["history"])
+        _io.save_model(result["model"], self.path("qat.keras"))
+        return {"accuracy_qat": result["accuracy_qat"]}
+
     def _export(self):
         from kerasreg.compression.export import to_tflite
 
         original = _load(self.path("original.keras"))
         to_tflite(original, self.path("original_float32.tflite"))
-        final = _load(self.path(self._latest_before("export")))
+        final = _load(self.path(self._latest_before("qat")))
+        quantized = _load(self.path("qat.keras")) if "qat" in self.state.done else None
         representative = _representative(final, self.dataset)
         for q in self.config.quantize:
+            integer = q.startswith("int8")
             to_tflite(
-                final,
+                quantized if integer and quantized is not None else final,
                 self.path(f"final_{q}.tflite"),
                 quantization=q,
-                representative_data=representative if q.startswith("int8") else None,
+                representative_data=representative if integer else None,
             )
 
     # -- bookkeeping ----------------------------------------------------------
@@ -241,7 +264,7 @@ class StageRunner:
     def histories(self):
         """Training curves of every finished training stage, in order."""
         curves = {}
-        for stage in ("original", "slim", "finetune", "distill", "prune"):
+        for stage in ("original", "slim", "finetune", "distill", "prune", "qat"):
             path = self.path(f"history_{stage}.json")
             if os.path.exists(path):
                 with open(path) as f:
@@ -273,7 +296,7 @@ def _fresh(name, dataset, learning_rate):
 
 
 def _load(path):
-    return keras.saving.load_model(path, compile=False)
+    return load_model(path, compile=False)
 
 
 def _representative(model, dataset, n=200):

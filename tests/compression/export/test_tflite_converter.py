@@ -75,3 +75,50 @@ def test_to_tflite_writes_the_path(tmp_path):
         model.predict(np.eye(3), verbose=0),
         atol=1e-2,
     )
+
+
+def _pruned_conv_model(sparsity=0.9):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.Conv2D(64, 3),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
+    for layer in model.layers:
+        if hasattr(layer, "kernel"):
+            kernel = layer.kernel.numpy()
+            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), sparsity)] = 0.0
+            layer.kernel.assign(kernel)
+    return model
+
+
+def test_a_sparse_model_ships_small_with_the_same_outputs(tmp_path):
+    model = _pruned_conv_model()
+    x = np.random.default_rng(0).uniform(0, 1, (16, 8, 8, 3)).astype("float32")
+    dense = TFLiteModel(to_tflite(model, str(tmp_path / "dense.tflite")))
+    sparse = TFLiteModel(to_tflite(model, str(tmp_path / "sparse.tflite"), sparse=True))
+    assert sparse.size_bytes < 0.4 * dense.size_bytes
+    np.testing.assert_allclose(
+        sparse.predict(x), dense.predict(x), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_per_tensor_int8_has_one_weight_scale(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = _pruned_conv_model(sparsity=0.0)
+    x = np.random.default_rng(0).uniform(0, 1, (32, 8, 8, 3)).astype("float32")
+    scales = {}
+    for per_channel in (True, False):
+        path = str(tmp_path / f"model_{per_channel}.tflite")
+        to_tflite(model, path, "int8", representative_data=x, per_channel=per_channel)
+        details = Interpreter(model_path=path).get_tensor_details()
+        kernels = [d for d in details if len(d["shape"]) == 4 and d["shape"][0] == 64]
+        scales[per_channel] = {
+            len(d["quantization_parameters"]["scales"]) for d in kernels
+        }
+    assert scales == {True: {64}, False: {1}}
