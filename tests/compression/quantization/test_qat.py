@@ -182,3 +182,18 @@ def test_bad_arguments_are_refused():
         quantize_aware(quantize_aware(model))
     with pytest.raises(ValueError, match="has no ActivationQuantizer"):
         calibrate(model, X)
+
+
+def test_quantization_aware_training_under_mirrored_strategy():
+    from kerasreg.distribute import strategy
+
+    two = strategy("mirrored", replicas=2)
+    with two.scope():
+        qat = quantize_aware(_mobile_block())
+        qat.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    qat.fit(X, RNG.integers(0, 5, len(X)), epochs=1, batch_size=16, verbose=0)
+    quantizers = [x for x in qat.layers if isinstance(x, ActivationQuantizer)]
+    assert all(float(q.seen.numpy()) == 1.0 for q in quantizers)
+    # Replicas agree on each range: the input range is that of the data.
+    assert float(quantizers[0].range_min.numpy()) == 0.0
+    assert 0.9 < float(quantizers[0].range_max.numpy()) <= 1.0
