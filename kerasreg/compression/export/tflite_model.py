@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+import warnings
 
 import numpy as np
 
@@ -47,12 +48,33 @@ class TFLiteModel:
 
         self.path = os.fspath(path)
         self.num_threads = num_threads
-        with _io.quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK ..."
-            self._interpreter = Interpreter(
-                model_path=self.path, num_threads=num_threads
-            )
+        self.delegate = True  # XNNPACK, LiteRT's default CPU delegate
+        self._interpreter = self._open(Interpreter)
         (self._input,) = self._interpreter.get_input_details()
         (self._output,) = self._interpreter.get_output_details()
+        self._batch = None
+
+    def _open(self, interpreter, **kwargs):
+        with _io.quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK ..."
+            return interpreter(
+                model_path=self.path, num_threads=self.num_threads, **kwargs
+            )
+
+    def _without_delegate(self, error):
+        """Reopen with the builtin kernels: XNNPACK refused an op of the file."""
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        warnings.warn(
+            f"XNNPACK cannot run {os.path.basename(self.path)} ({str(error)[:120]}); "
+            "running it with LiteRT's builtin kernels instead (sparse int8 fully "
+            "connected layers need them).",
+            stacklevel=3,
+        )
+        self.delegate = False
+        self._interpreter = self._open(
+            Interpreter,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
         self._batch = None
 
     @property
@@ -74,8 +96,14 @@ class TFLiteModel:
         if batch != self._batch:
             shape = [batch, *self._input["shape"][1:]]
             self._interpreter.resize_tensor_input(self._input["index"], shape)
-            with _io.quiet_native_stderr():
-                self._interpreter.allocate_tensors()
+            try:
+                with _io.quiet_native_stderr():
+                    self._interpreter.allocate_tensors()
+            except RuntimeError as error:
+                if not self.delegate or "XNNPack" not in str(error):
+                    raise
+                self._without_delegate(error)
+                return self._resize(batch)
             self._batch = batch
 
     def _quantize_input(self, x):

@@ -66,6 +66,14 @@ _QUANTIZED = (
     keras.layers.Normalization,
 )
 _FUSABLE = ("linear", "relu", "relu6")
+# TFLite ops with a fused activation, besides the convolutions and Dense.
+_TAKES_ACTIVATION = (
+    keras.layers.Add,
+    keras.layers.Subtract,
+    keras.layers.Multiply,
+    keras.layers.Concatenate,
+    keras.layers.AveragePooling2D,
+)
 
 
 def head_class(layer):
@@ -110,7 +118,23 @@ def layer_roles(graph):
             roles[id(call)] = ("quantized", None)
         else:
             roles[id(call)] = ("float", None)
+    for call in graph.calls:
+        if roles[id(call)][0] == "quantized" and _fuses_activation(graph, call):
+            # The converter fuses the ReLU into this op, whose output then
+            # takes the ReLU's range: one quantizer, after the ReLU.
+            roles[id(call)] = ("same", None)
     return roles
+
+
+def _fuses_activation(graph, call):
+    if not isinstance(call.layer, _TAKES_ACTIVATION):
+        return False
+    reader = _single_reader(graph, call)
+    return (
+        reader is not None
+        and isinstance(reader.layer, (keras.layers.ReLU, keras.layers.Activation))
+        and _activation_name(reader.layer) in ("relu", "relu6")
+    )
 
 
 def _chain(graph, head, roles, fuse=True):
