@@ -243,6 +243,8 @@ def _run(steps, args, kwargs):
 
 
 def _new_layer(layer, role, chain, options):
+    if not isinstance(layer, keras.layers.Layer):
+        return layer  # a stateless keras.ops operation: reuse it
     config = layer.get_config()
     if role == "head":
         config.update(
@@ -264,6 +266,8 @@ def _kernel(layer):
 
 
 def _copy_weights(old, new, chain):
+    if new is old:
+        return
     if chain is None:
         new.set_weights(old.get_weights())
         return

@@ -66,6 +66,7 @@ _QUANTIZED = (
     keras.layers.Normalization,
 )
 _FUSABLE = ("linear", "relu", "relu6")
+_ELEMENTWISE_OPS = ("Add", "Subtract", "Multiply", "Divide", "TrueDivide")
 # TFLite ops with a fused activation, besides the convolutions and Dense.
 _TAKES_ACTIVATION = (
     keras.layers.Add,
@@ -114,7 +115,7 @@ def layer_roles(graph):
             roles[id(call)] = ("head", _chain(graph, call, roles, fuse=not shared))
         elif isinstance(layer, _SAME_RANGE):
             roles[id(call)] = ("same", None)
-        elif isinstance(layer, _QUANTIZED):
+        elif isinstance(layer, _QUANTIZED) or _is_elementwise_op(layer):
             roles[id(call)] = ("quantized", None)
         else:
             roles[id(call)] = ("float", None)
@@ -124,6 +125,19 @@ def layer_roles(graph):
             # takes the ReLU's range: one quantizer, after the ReLU.
             roles[id(call)] = ("same", None)
     return roles
+
+
+def _is_elementwise_op(operation):
+    """A `keras.ops` arithmetic op in the graph (`x + 3`, `x * y`, `x / 6`).
+
+    Functional models record such expressions as operations, not layers
+    (MobileNetV3's hard-swish is one); TFLite runs them as int8 ADD, SUB
+    and MUL.
+    """
+    return (
+        not isinstance(operation, keras.layers.Layer)
+        and type(operation).__name__ in _ELEMENTWISE_OPS
+    )
 
 
 def _fuses_activation(graph, call):

@@ -190,10 +190,26 @@ def test_quantization_aware_training_under_mirrored_strategy():
     two = strategy("mirrored", replicas=2)
     with two.scope():
         qat = quantize_aware(_mobile_block())
-        qat.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        qat.compile(
+            "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
     qat.fit(X, RNG.integers(0, 5, len(X)), epochs=1, batch_size=16, verbose=0)
     quantizers = [x for x in qat.layers if isinstance(x, ActivationQuantizer)]
     assert all(float(q.seen.numpy()) == 1.0 for q in quantizers)
     # Replicas agree on each range: the input range is that of the data.
     assert float(quantizers[0].range_min.numpy()) == 0.0
     assert 0.9 < float(quantizers[0].range_max.numpy()) <= 1.0
+
+
+def test_a_keras_applications_model_with_hard_swish_ops_converts(tmp_path):
+    # MobileNetV3's hard-swish is `x * relu6(x + 3) / 6` written with
+    # keras.ops: graph operations, not layers, which TFLite runs in int8.
+    model = keras.applications.MobileNetV3Small(
+        weights=None, input_shape=(32, 32, 3), classes=4, alpha=0.75
+    )
+    qat = calibrate(
+        quantize_aware(model), 255.0 * X[:8, :, :, :].repeat(4, 1).repeat(4, 2)
+    )
+    assert not any(isinstance(x, layers.BatchNormalization) for x in qat.layers)
+    file = TFLiteModel(to_tflite(qat, str(tmp_path / "v3.tflite"), "int8-full"))
+    assert file.input_dtype == np.int8
