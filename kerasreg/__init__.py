@@ -29,6 +29,7 @@ _SUBMODULES = (
     "augment",
     "label_safety",
     "ensemble",
+    "semi_supervised",
 )
 # public name -> module that defines it
 _NAMES = {
@@ -64,6 +65,7 @@ _NAMES = {
     "TFLiteModel": "compression",
     "compare_exports": "compression",
     "compress": "compression",
+    "pseudo_label": "semi_supervised",
 }
 
 __getattr__, __dir__, _public = _lazy.attach(__name__, _NAMES, _SUBMODULES)

@@ -34,8 +34,12 @@ DOCUMENTED = {
         "distill", "ConstantSparsity", "PolynomialDecay", "MagnitudePruning",
         "strip_pruning", "kernel_sparsity", "prune_filters", "to_tflite",
         "TFLiteModel", "compare_exports", "compress", "CompressConfig",
-        "load_config",
+        "load_config", "quantize_aware", "calibrate", "qat",
     ],
+    "kerasreg.compression.quantization": [
+        "quantize_aware", "ActivationQuantizer", "QuantizedConv2D", "fold_batchnorm",
+    ],
+    "kerasreg.semi_supervised": ["pseudo_label"],
     "kerasreg.compression.surgery": ["plan_shrink", "shrink", "ChannelGraph"],
     "kerasreg.initializers": [
         "initializer_for", "reinitialize", "activation_stats",
