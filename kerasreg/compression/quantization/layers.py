@@ -75,11 +75,13 @@ class _QuantizedWeights:
 
     _channel_axes = None  # the kernel axes reduced for the per-channel scale
 
-    def _init_quantization(self, per_channel, keep_zeros):
+    def __init__(self, *args, per_channel=True, keep_zeros=False, **kwargs):
+        super().__init__(*args, **kwargs)
         self.per_channel = bool(per_channel)
         self.keep_zeros = bool(keep_zeros)
 
-    def _build_mask(self):
+    def build(self, input_shape):
+        super().build(input_shape)
         if not self.keep_zeros:
             return
         self.kernel_mask = self.add_weight(
@@ -94,7 +96,8 @@ class _QuantizedWeights:
         """The kernel as the int8 file will hold it (in float)."""
         return fake_quantize_weights(self.kernel, self._channel_axes, self.per_channel)
 
-    def _quantization_config(self, config):
+    def get_config(self):
+        config = super().get_config()
         config.update(per_channel=self.per_channel, keep_zeros=self.keep_zeros)
         return config
 
@@ -118,22 +121,11 @@ class QuantizedConv2D(_QuantizedWeights, keras.layers.Conv2D):
 
     _channel_axes = (0, 1, 2)
 
-    def __init__(self, *args, per_channel=True, keep_zeros=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_quantization(per_channel, keep_zeros)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_mask()
-
     def call(self, inputs):
         outputs = self.convolution_op(inputs, self.quantized_kernel())
         if self.use_bias:
             outputs = ops.add(outputs, self.bias)
         return self.activation(outputs)
-
-    def get_config(self):
-        return self._quantization_config(super().get_config())
 
 
 @keras.saving.register_keras_serializable(package="kerasreg")
@@ -146,14 +138,6 @@ class QuantizedDepthwiseConv2D(_QuantizedWeights, keras.layers.DepthwiseConv2D):
     """
 
     _channel_axes = (0, 1)
-
-    def __init__(self, *args, per_channel=True, keep_zeros=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_quantization(per_channel, keep_zeros)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_mask()
 
     def call(self, inputs):
         outputs = ops.depthwise_conv(
@@ -168,9 +152,6 @@ class QuantizedDepthwiseConv2D(_QuantizedWeights, keras.layers.DepthwiseConv2D):
             outputs = ops.add(outputs, self.bias)
         return self.activation(outputs)
 
-    def get_config(self):
-        return self._quantization_config(super().get_config())
-
 
 @keras.saving.register_keras_serializable(package="kerasreg")
 class QuantizedDense(_QuantizedWeights, keras.layers.Dense):
@@ -182,22 +163,11 @@ class QuantizedDense(_QuantizedWeights, keras.layers.Dense):
 
     _channel_axes = (0,)
 
-    def __init__(self, *args, per_channel=True, keep_zeros=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_quantization(per_channel, keep_zeros)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_mask()
-
     def call(self, inputs):
         outputs = ops.matmul(inputs, self.quantized_kernel())
         if self.use_bias:
             outputs = ops.add(outputs, self.bias)
         return self.activation(outputs)
-
-    def get_config(self):
-        return self._quantization_config(super().get_config())
 
 
 @keras.saving.register_keras_serializable(package="kerasreg")
