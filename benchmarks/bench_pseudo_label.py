@@ -40,6 +40,8 @@ keeps the step overhead small on CPUs.
     python benchmarks/bench_pseudo_label.py [--seed 0] [--threshold 0.95]
     python benchmarks/bench_pseudo_label.py --epochs 1 --supervised-epochs 1 \\
         --unlabelled 2000 --hidden 64   # smoke run, seconds
+    python benchmarks/bench_dae.py && python benchmarks/bench_pseudo_label.py \\
+        --encoder runs/dae/encoder.keras  # both runs from the DAE's encoder
 
 Prints one JSON line: `sup_error`, `pl_error` (test errors as fractions),
 `error_cut = 1 - pl_error / sup_error` and `target_met = error_cut >= 0.35`
@@ -60,7 +62,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kerasreg import training  # noqa: E402
+from kerasreg import saving, training  # noqa: E402
 from kerasreg.semi_supervised import (  # noqa: E402
     confident_labels,
     pseudo_label,
@@ -84,17 +86,25 @@ def load_mnist(path):
         return x_train, npz["y_train"].astype("int64"), x_test, npz["y_test"]
 
 
-def mlp(hidden, seed):
-    """Lee's kind of net: 784-hidden-10, ReLU, dropout 0.5, logits."""
+def mlp(hidden, seed, encoder=None):
+    """Lee's kind of net: 784-hidden-10, ReLU, dropout 0.5, logits.
+
+    With `encoder` (a `.keras` path from `bench_dae.py`), the 784-hidden
+    layer is that pre-trained encoder, loaded afresh for each call.
+    """
     keras.utils.set_random_seed(seed)
+    if encoder is None:
+        trunk = keras.layers.Dense(hidden, activation="relu")
+    else:
+        trunk = saving.load_model(encoder)
+        if trunk.output.shape[-1] != hidden:
+            raise ValueError(
+                f"The encoder has {trunk.output.shape[-1]} units; expected "
+                f"--hidden {hidden}. Received: --encoder {encoder}"
+            )
     return keras.Sequential(
-        [
-            keras.Input((784,)),
-            keras.layers.Dense(hidden, activation="relu"),
-            keras.layers.Dropout(0.5),
-            keras.layers.Dense(10),
-        ],
-        name=f"mlp_{hidden}",
+        [keras.Input((784,)), trunk, keras.layers.Dropout(0.5), keras.layers.Dense(10)],
+        name=f"mlp_{hidden}" + ("_dae" if encoder else ""),
     )
 
 
@@ -116,6 +126,9 @@ def main(argv=None):
     parser.add_argument(
         "--unlabelled", type=int, default=None, help="use only the first N (smoke)"
     )
+    parser.add_argument(
+        "--encoder", default=None, help="a pre-trained trunk from bench_dae.py"
+    )
     args = parser.parse_args(argv)
     if args.labels % 10:
         parser.error(f"--labels must be a multiple of 10. Received: {args.labels}")
@@ -131,7 +144,7 @@ def main(argv=None):
     )
 
     supervised = pseudo_label(
-        mlp(args.hidden, args.seed),
+        mlp(args.hidden, args.seed, args.encoder),
         pairs,
         x_u,
         epochs=0,
@@ -139,7 +152,7 @@ def main(argv=None):
         **common,
     )
     pseudo = pseudo_label(
-        mlp(args.hidden, args.seed),
+        mlp(args.hidden, args.seed, args.encoder),
         pairs,
         x_u,
         epochs=args.epochs,

@@ -30,6 +30,7 @@ _SUBMODULES = (
     "label_safety",
     "ensemble",
     "semi_supervised",
+    "noise",
 )
 # public name -> module that defines it
 _NAMES = {

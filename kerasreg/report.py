@@ -1,4 +1,4 @@
-"""Show results: plain-text tables and training curves.
+"""Show results: plain-text tables, training curves and image grids.
 
 The measurements themselves (`count_params`, `count_flops`, `saved_size`,
 `measure_latency`) live in `kerasreg.metrics` and are re-exported here,
@@ -21,6 +21,7 @@ __all__ = [
     "format_table",
     "print_table",
     "plot_curves",
+    "plot_images",
     "save_figure",
     "pyplot",
 ]
@@ -95,6 +96,59 @@ def plot_curves(history, path=None, title=None):
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend()
+    return _finish(fig, path, title)
+
+
+def plot_images(rows, path=None, columns=8, shape=None, title=None):
+    """Plot rows of images side by side, one labelled row per entry.
+
+    For example clean, noisy and reconstructed images of a denoising
+    autoencoder: `plot_images({"noisy": x_noisy, "reconstructed": x_hat,
+    "clean": x})`. Grey images are shown in `[0, 1]`, clipped.
+
+    Args:
+        rows: a dict from row label to an array of images, `(n, h, w)`,
+            `(n, h, w, 1)`, `(n, h, w, 3)`, or flat `(n, h * w)` with `shape`.
+        path: where to save a PNG; not saved when `None`.
+        columns: images per row, at most `n`. Defaults to `8`.
+        shape: `(h, w)` or `(h, w, c)` to reshape flat images to. Defaults
+            to `None` (the arrays are images already).
+        title: figure title. Defaults to `None`.
+
+    Returns:
+        The matplotlib `Figure`.
+
+    Raises:
+        ValueError: if `rows` is empty.
+
+    Example:
+
+    >>> fig = plot_images({"a": np.zeros((3, 16)), "b": np.ones((3, 16))}, shape=(4, 4))
+    >>> len(fig.axes)
+    6
+    """
+    if not rows:
+        raise ValueError("Expected at least one row of images. Received: rows={}")
+    plt = _io.pyplot()
+    columns = min(columns, *(len(images) for images in rows.values()))
+    fig, axes = plt.subplots(
+        len(rows), columns, figsize=(1.1 * columns + 1, 1.1 * len(rows)), squeeze=False
+    )
+    for ax_row, (label, images) in zip(axes, rows.items()):
+        images = np.asarray(images[:columns], "float32")
+        if shape is not None:
+            images = images.reshape((len(images), *shape))
+        for ax, image in zip(ax_row, images):
+            image = np.clip(image.squeeze(), 0.0, 1.0)
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax_row[0].set_ylabel(label, rotation=0, ha="right", va="center")
+    return _finish(fig, path, title)
+
+
+def _finish(fig, path, title):
+    """Title, lay out and (when `path`) save `fig`; return it."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -16,6 +16,7 @@ _REGISTERING_MODULES = (
     "kerasreg.callbacks",
     "kerasreg.layers",
     "kerasreg.losses",
+    "kerasreg.noise",
     "kerasreg.regularizers",
     "kerasreg.compression.slimming.network_slimming",
     "kerasreg.compression.distillation.distiller",

@@ -119,7 +119,7 @@ LAYERS = [
     ("kerasreg.data",),
     ("kerasreg.models", "kerasreg.layers", "kerasreg.normalization",
      "kerasreg.initializers", "kerasreg.regularizers", "kerasreg.losses",
-     "kerasreg.callbacks", "kerasreg.saving", "kerasreg.testing"),
+     "kerasreg.callbacks", "kerasreg.saving", "kerasreg.testing", "kerasreg.noise"),
     ("kerasreg.distribute",),
     ("kerasreg.training",),
     ("kerasreg.compression",),

@@ -20,11 +20,11 @@ DOCUMENTED = {
     "kerasreg.data": ["load", "Dataset", "validation_split"],
     "kerasreg.models": [
         "cnn", "vgg", "resnet", "resnet50", "build", "MODELS",
-        "resnet20", "resnet56", "vgg11", "mobilenetv2",
+        "resnet20", "resnet56", "vgg11", "mobilenetv2", "denoising_autoencoder",
     ],
     "kerasreg.report": [
         "count_params", "count_flops", "saved_size", "measure_latency",
-        "format_table", "print_table", "plot_curves",
+        "format_table", "print_table", "plot_curves", "plot_images",
     ],
     "kerasreg.metrics": ["count_params", "count_flops", "saved_size", "measure_latency"],
     "kerasreg.training": ["compile_model", "evaluate_accuracy", "train", "fit"],
@@ -40,6 +40,7 @@ DOCUMENTED = {
         "quantize_aware", "ActivationQuantizer", "QuantizedConv2D", "fold_batchnorm",
     ],
     "kerasreg.semi_supervised": ["pseudo_label"],
+    "kerasreg.noise": ["noise_layer", "MaskingNoise", "SaltAndPepperNoise"],
     "kerasreg.compression.surgery": ["plan_shrink", "shrink", "ChannelGraph"],
     "kerasreg.initializers": [
         "initializer_for", "reinitialize", "activation_stats",

@@ -9,6 +9,8 @@ applies to all of them. Examples, benchmarks, tests and the CLI use these.
 - CIFAR references: `resnet20`, `resnet56` (`resnet_cifar` for any depth),
   `vgg11`, `mobilenetv2`, `resnet50`, with their training recipes in
   `kerasreg.models.recipes`;
+- `denoising_autoencoder`: a corrupted-input reconstruction model whose
+  encoder is a pre-trained trunk (not in `MODELS`: it is no classifier);
 - `build(name, ...)` builds any of them from `MODELS`; `resolve(model, ...)`
   also takes a `.keras` path or a `keras.Model`.
 
@@ -25,6 +27,7 @@ function `cnn`, not the module.
 
 from __future__ import annotations
 
+from kerasreg.models._autoencoder import denoising_autoencoder
 from kerasreg.models._blocks import BN_MOMENTUM
 from kerasreg.models._cnn import cnn, small_cnn
 from kerasreg.models._mobilenet_v2 import mobilenetv2
@@ -51,6 +54,7 @@ __all__ = [
     "resnet56",
     "resnet50",
     "mobilenetv2",
+    "denoising_autoencoder",
     "Recipe",
     "recipe_for",
     "make_optimizer",
