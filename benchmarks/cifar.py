@@ -282,7 +282,7 @@ def recipe_tag(recipe):
     return "-".join([name, *changed])
 
 
-def cached_train(name, args, **train_kwargs):
+def cached_train(name, args, tag=None, **train_kwargs):
     """Train a model on the benchmark's CIFAR data once, then reuse it.
 
     Calls `kerasreg.training.train(name, load_cifar(args), seed=args.seed,
@@ -296,6 +296,8 @@ def cached_train(name, args, **train_kwargs):
     Args:
         name: a reference model name or a `.keras` path.
         args: parsed arguments of `add_cifar_args`.
+        tag: a suffix of the key for what the key does not show, such as a
+            non-default `augment=`. Defaults to `None`.
         **train_kwargs: passed to `kerasreg.training.train`; `epochs` is
             required.
 
@@ -307,6 +309,7 @@ def cached_train(name, args, **train_kwargs):
     epochs = train_kwargs["epochs"]
     seed = train_kwargs.pop("seed", args.seed)
     key = cache_key(name, args, epochs, train_kwargs.get("recipe"), seed)
+    key = f"{key}_{tag}" if tag else key
     out = RUNS / "cifar" / key
     cached = (out / "metrics.json").exists()
     data_dir = str(Path(args.data).resolve())

@@ -31,6 +31,7 @@ _SUBMODULES = (
     "ensemble",
     "semi_supervised",
     "noise",
+    "elastic_distortion",
 )
 # public name -> module that defines it
 _NAMES = {

@@ -11,7 +11,7 @@ Keras's random preprocessing layers, each seeded:
 | `"rotate"` (± `rotation_degrees`), `"rotate180"` (always 180°) | `RandomRotation` |
 | `"cutout"` (a zero square of `cutout_area`) | `RandomErasing(fill_value=0)` |
 | `"erasing"` (random rectangles of random values) | `RandomErasing` |
-| `"elastic"` | `RandomElasticTransform` |
+| `"elastic"` | `kerasreg.elastic_distortion.ElasticDistortion` (Simard's recipe; see there why not `RandomElasticTransform`) |
 
 By default the pipeline is a callable for the `tf.data` input pipeline
 (`kerasreg.training.fit(..., augment=pipeline)`), so the exported model
@@ -32,9 +32,16 @@ from __future__ import annotations
 
 import keras
 
+from kerasreg.elastic_distortion import ElasticDistortion
 from kerasreg.label_safety import check_label_safety
 
-__all__ = ["TRANSFORMS", "AugmentPipeline", "pipeline", "check_label_safety"]
+__all__ = [
+    "TRANSFORMS",
+    "AugmentPipeline",
+    "ElasticDistortion",
+    "pipeline",
+    "check_label_safety",
+]
 
 TRANSFORMS = (
     "flip_horizontal",
@@ -85,10 +92,13 @@ def _layer(name, seed, options):
             seed=seed,
             name=name,
         )
-    return layers.RandomElasticTransform(
-        factor=1.0,
-        scale=options["elastic_scale"],
-        value_range=value_range,
+    # Simard's 34 and 4 pixels are for 28x28. Displacements grow as
+    # alpha / sigma: scale sigma with the shorter side, alpha with its square.
+    side = min(size) / 28
+    alpha, sigma = options["elastic_alpha"], options["elastic_sigma"]
+    return ElasticDistortion(
+        34.0 * side**2 if alpha is None else alpha,
+        4.0 * side if sigma is None else sigma,
         seed=seed,
         name=name,
     )
@@ -156,7 +166,8 @@ def pipeline(
     zoom=0.1,
     rotation_degrees=15,
     cutout_area=0.25,
-    elastic_scale=1.0,
+    elastic_alpha=None,
+    elastic_sigma=None,
     as_layers=False,
     check=False,
     data=None,
@@ -182,7 +193,12 @@ def pipeline(
         rotation_degrees: `"rotate"`'s largest angle. Defaults to `15`.
         cutout_area: `"cutout"`'s square, a fraction of the image area.
             Defaults to `0.25` (16x16 of 32x32, DeVries & Taylor).
-        elastic_scale: `"elastic"`'s displacement scale. Defaults to `1.0`.
+        elastic_alpha: `"elastic"`'s displacement scale, in pixels.
+            Defaults to `None`: Simard et al.'s 34 for 28x28 digits, scaled
+            by the square of `image_size`'s shorter side over 28.
+        elastic_sigma: `"elastic"`'s smoothing, in pixels. Defaults to
+            `None`: Simard et al.'s 4 at 28x28, scaled by the shorter side
+            over 28. The pixels then move the same fraction of the image.
         as_layers: return a `keras.Sequential` for the model instead of a
             pipeline for `tf.data`. Defaults to `False`.
         check: run `check_label_safety` on `data` with `model` first, and
@@ -234,7 +250,8 @@ def pipeline(
         zoom=zoom,
         rotation_degrees=rotation_degrees,
         cutout_area=cutout_area,
-        elastic_scale=elastic_scale,
+        elastic_alpha=elastic_alpha,
+        elastic_sigma=elastic_sigma,
     )
     result = AugmentPipeline(transforms, seed, options)
     if check:

@@ -17,6 +17,7 @@ _REGISTERING_MODULES = (
     "kerasreg.layers",
     "kerasreg.losses",
     "kerasreg.noise",
+    "kerasreg.elastic_distortion",
     "kerasreg.regularizers",
     "kerasreg.compression.slimming.network_slimming",
     "kerasreg.compression.distillation.distiller",

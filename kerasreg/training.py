@@ -86,6 +86,7 @@ def train(
     strategy=None,
     precision=None,
     recipe=None,
+    augment=None,
 ):
     """Train a model on a dataset, evaluate it, and optionally save artefacts.
 
@@ -120,6 +121,10 @@ def train(
             pad-and-crop plus flip augmentation in the input pipeline.
             `learning_rate` and `batch_size` are then the recipe's.
             Defaults to `None` (Adam at `learning_rate`, no augmentation).
+        augment: a callable mapped over batches of training images in the
+            input pipeline, e.g. `kerasreg.augment.pipeline([...])`; it
+            replaces the recipe's augmentation (`augment.pipeline([])` trains
+            a recipe with none). Defaults to `None` (the recipe's, or none).
 
     Returns:
         A `TrainResult`: the metrics dict (`test_accuracy`, `params`,
@@ -138,16 +143,16 @@ def train(
     dataset = data_lib.load(data)
     keras.utils.set_random_seed(seed)
     strategy = fitting.resolve(strategy)
-    augment = None
     if recipe is not None:
         batch_size = _recipe(recipe, epochs).batch_size
     fitting.check_global_batch(strategy, batch_size)
     with fitting.training_scope(strategy, precision):
         model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
         if recipe is not None:
-            model, batch_size, augment = compile_with_recipe(
+            model, batch_size, recipe_augment = compile_with_recipe(
                 model, dataset, recipe, epochs, seed
             )
+            augment = recipe_augment if augment is None else augment
         elif not model.compiled:
             compile_model(model, learning_rate)
     history = fit(

@@ -22,7 +22,9 @@ def plain_model(digits):
 @pytest.fixture(scope="module")
 def report(digits, plain_model):
     names = ["rotate180", "flip_vertical", "scale", "elastic"]
-    pipe = augment.pipeline(names, data=digits, model=plain_model)
+    # Simard's distortion scaled to 8x8 (alpha 2.8) costs digits 18 points
+    # and is flagged (8->1, 2->1); alpha 1 is the gentle, label-safe kind.
+    pipe = augment.pipeline(names, data=digits, model=plain_model, elastic_alpha=1.0)
     return label_safety.check_label_safety(pipe, digits, plain_model)
 
 
@@ -140,3 +142,46 @@ def test_cli_augment_check(tmp_path, capsys, plain_model):
     assert saved["rotate180"]["flagged"] and not saved["scale"]["flagged"]
     assert cli.main([*argv, "--transforms", "mixup"]) == 1
     assert "Unknown transform 'mixup'" in capsys.readouterr().err
+
+
+def test_elastic_distortion_moves_pixels_independently_along_each_axis():
+    images = np.random.default_rng(0).random((64, 28, 28, 1)).astype("float32")
+    fields = []
+    for axis in (1, 2):
+        ramp = np.broadcast_to(
+            np.arange(28, dtype="float32").reshape(
+                (1, 28, 1, 1) if axis == 1 else (1, 1, 28, 1)
+            ),
+            images.shape,
+        )
+        # Bilinear sampling of a linear ramp gives back the sampled coordinate.
+        layer = augment.ElasticDistortion(alpha=34.0, sigma=4.0, seed=0)
+        moved = np.asarray(layer(np.ascontiguousarray(ramp), training=True))
+        fields.append((moved - ramp)[:, 6:22, 6:22, 0])
+    dy, dx = fields
+    assert 0.5 < dy.std() < 3.0 and 0.5 < dx.std() < 3.0  # about a pixel or two
+    assert abs(np.corrcoef(dy.ravel(), dx.ravel())[0, 1]) < 0.2  # not one field
+    np.testing.assert_array_equal(np.asarray(layer(images)), images)
+
+
+def test_elastic_defaults_follow_simard_scaled_to_the_image():
+    full = augment.pipeline(["elastic"], image_size=(28, 28)).layers[0]
+    assert (full.alpha, full.sigma) == (34.0, 4.0)
+    small = augment.pipeline(["elastic"], image_size=(8, 8)).layers[0]
+    assert small.alpha == pytest.approx(
+        34 * (8 / 28) ** 2
+    ) and small.sigma == pytest.approx(32 / 28)
+    kept = augment.pipeline(["elastic"], elastic_alpha=10.0, elastic_sigma=2.0).layers[
+        0
+    ]
+    assert (kept.alpha, kept.sigma) == (10.0, 2.0)
+    with pytest.raises(ValueError, match="Expected sigma > 0. Received: sigma=0"):
+        augment.ElasticDistortion(sigma=0)
+
+
+def test_elastic_distortion_round_trips():
+    from kerasreg.testing import assert_roundtrip
+
+    assert_roundtrip(
+        augment.ElasticDistortion(20.0, 3.0, seed=1), np.ones((2, 12, 12, 1))
+    )

@@ -59,7 +59,7 @@ DOCUMENTED = {
         "split_model", "read_tf_config", "launch", "WorkerError", "is_chief",
     ],
     "kerasreg.ensemble": ["Bagging", "AdaBoost", "samme_update"],
-    "kerasreg.augment": ["pipeline", "check_label_safety", "TRANSFORMS"],
+    "kerasreg.augment": ["pipeline", "check_label_safety", "TRANSFORMS", "ElasticDistortion"],
 }  # fmt: skip
 
 CASES = [(module, name) for module, names in DOCUMENTED.items() for name in names]
