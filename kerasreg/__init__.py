@@ -32,6 +32,7 @@ _SUBMODULES = (
     "semi_supervised",
     "noise",
     "elastic_distortion",
+    "multi_task",
 )
 # public name -> module that defines it
 _NAMES = {
@@ -68,6 +69,7 @@ _NAMES = {
     "compare_exports": "compression",
     "compress": "compression",
     "pseudo_label": "semi_supervised",
+    "multitask": "multi_task",
 }
 
 __getattr__, __dir__, _public = _lazy.attach(__name__, _NAMES, _SUBMODULES)

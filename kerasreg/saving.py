@@ -18,6 +18,7 @@ _REGISTERING_MODULES = (
     "kerasreg.losses",
     "kerasreg.noise",
     "kerasreg.elastic_distortion",
+    "kerasreg.multi_task",
     "kerasreg.regularizers",
     "kerasreg.compression.slimming.network_slimming",
     "kerasreg.compression.distillation.distiller",

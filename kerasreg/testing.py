@@ -105,7 +105,9 @@ def _same(a, b):
 
 
 def _predict(model, inputs):
-    return keras.ops.convert_to_numpy(model(inputs, training=False))
+    """The model's outputs as one flat array (dict and list outputs joined)."""
+    outputs = keras.tree.flatten(model(inputs, training=False))
+    return np.concatenate([keras.ops.convert_to_numpy(o).ravel() for o in outputs])
 
 
 def _save_load(model):

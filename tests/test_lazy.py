@@ -16,6 +16,7 @@ DOCUMENTED = {
         "CoarseToFine", "NetworkSlimming", "shrink", "slimming_report",
         "Distiller", "distill", "MagnitudePruning", "strip_pruning",
         "prune_filters", "to_tflite", "TFLiteModel", "compare_exports", "compress",
+        "pseudo_label", "multitask",
     ],
     "kerasreg.data": ["load", "Dataset", "validation_split"],
     "kerasreg.models": [
@@ -40,6 +41,7 @@ DOCUMENTED = {
         "quantize_aware", "ActivationQuantizer", "QuantizedConv2D", "fold_batchnorm",
     ],
     "kerasreg.semi_supervised": ["pseudo_label"],
+    "kerasreg.multi_task": ["multitask", "LabelledAccuracy", "MISSING"],
     "kerasreg.noise": ["noise_layer", "MaskingNoise", "SaltAndPepperNoise"],
     "kerasreg.compression.surgery": ["plan_shrink", "shrink", "ChannelGraph"],
     "kerasreg.initializers": [

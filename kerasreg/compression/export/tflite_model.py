@@ -28,7 +28,9 @@ class TFLiteModel:
     so `predict` takes and returns floats whatever the scheme.
 
     Args:
-        path: a `.tflite` file with one input and one output.
+        path: a `.tflite` file with one input and one or more outputs (a
+            model with a dict of outputs, such as `kerasreg.multitask`'s,
+            keeps its output names in the file's signature).
         num_threads: interpreter threads. Defaults to `1` (a phone core).
 
     Example:
@@ -51,8 +53,19 @@ class TFLiteModel:
         self.delegate = True  # XNNPACK, LiteRT's default CPU delegate
         self._interpreter = self._open(Interpreter)
         (self._input,) = self._interpreter.get_input_details()
-        (self._output,) = self._interpreter.get_output_details()
+        self._outputs = self._named_outputs()
+        self._output = next(iter(self._outputs.values()))
         self._batch = None
+
+    def _named_outputs(self):
+        """Output details by name: the signature's names, in its order."""
+        details = {d["index"]: d for d in self._interpreter.get_output_details()}
+        signatures = self._interpreter.get_signature_list()
+        if len(details) > 1 and len(signatures) == 1:
+            runner = self._interpreter.get_signature_runner()
+            named = runner.get_output_details()
+            return {name: details[d["index"]] for name, d in named.items()}
+        return {f"output_{i}": d for i, d in enumerate(details.values())}
 
     def _open(self, interpreter, **kwargs):
         with _io.quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK ..."
@@ -115,7 +128,10 @@ class TFLiteModel:
     def _run(self, x):
         self._interpreter.set_tensor(self._input["index"], x)
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output["index"])
+        return {
+            name: np.array(self._interpreter.get_tensor(d["index"]))
+            for name, d in self._outputs.items()
+        }
 
     def predict(self, x, batch_size=32):
         """Outputs of the file on `x`, as float32, batch by batch.
@@ -125,19 +141,23 @@ class TFLiteModel:
             batch_size: examples per interpreter call. Defaults to `32`.
 
         Returns:
-            A float32 array of outputs.
+            A float32 array of outputs; for a file of several outputs, a
+            dict of them by output name.
         """
         x = np.asarray(x, dtype="float32")
-        outputs = []
+        batches = []
         for start in range(0, len(x), batch_size):
             batch = self._quantize_input(x[start : start + batch_size])
             self._resize(len(batch))
-            outputs.append(np.array(self._run(batch)))
-        out = np.concatenate(outputs)
-        scale, zero = self._output["quantization"]
-        if np.dtype(self._output["dtype"]) == np.int8:
-            out = (out.astype("float32") - zero) * scale
-        return out.astype("float32")
+            batches.append(self._run(batch))
+        outputs = {}
+        for name, detail in self._outputs.items():
+            out = np.concatenate([b[name] for b in batches])
+            scale, zero = detail["quantization"]
+            if np.dtype(detail["dtype"]) == np.int8:
+                out = (out.astype("float32") - zero) * scale
+            outputs[name] = out.astype("float32")
+        return outputs.popitem()[1] if len(outputs) == 1 else outputs
 
     def measure_latency(self, x=None, repeats=200, warmup=20, batch_size=1):
         """Median seconds of one call on `batch_size` inputs: set, invoke, read.

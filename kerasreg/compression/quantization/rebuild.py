@@ -222,12 +222,10 @@ def _rebuild(graph, roles, options):
     ]
     values = replay(graph, quantized, layer_for)
     outputs = [values[tid] for tid in graph.outputs]
-    single = not isinstance(
-        outputs_struct(functional_graph(graph.model)), (list, tuple, dict)
-    )
+    struct = outputs_struct(functional_graph(graph.model))
     model = keras.Model(
         inputs if len(inputs) > 1 else inputs[0],
-        outputs[0] if single else outputs,
+        keras.tree.pack_sequence_as(struct, outputs),  # a dict stays a dict
         name=f"{graph.model.name}_qat",
     )
     for old, new, chain in copies:

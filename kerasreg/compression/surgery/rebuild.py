@@ -119,10 +119,9 @@ def _rebuild(plan, threshold):
     values = replay(graph, inputs, layer_for)
     outputs = [values[tid] for tid in graph.outputs]
     struct = _keras_compat.outputs_struct(functional_graph(graph.model))
-    single = not isinstance(struct, (list, tuple, dict))
     model = keras.Model(
         inputs if len(inputs) > 1 else inputs[0],
-        outputs[0] if single else outputs,
+        keras.tree.pack_sequence_as(struct, outputs),  # a dict stays a dict
         name=graph.model.name,
     )
     done = set()
