@@ -76,7 +76,11 @@ def test_shrink_slimming_and_export_keep_the_dict(data, tmp_path):
     model = _model()
     slimming = NetworkSlimming(l1=1e-3)
     model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[slimming])
-    bn = next(l for l in model.layers if isinstance(l, keras.layers.BatchNormalization))
+    bn = next(
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
     gamma = bn.gamma.numpy()
     gamma[:3] = 0.0
     bn.gamma.assign(gamma)
