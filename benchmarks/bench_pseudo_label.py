@@ -129,6 +129,13 @@ def main(argv=None):
     parser.add_argument(
         "--encoder", default=None, help="a pre-trained trunk from bench_dae.py"
     )
+    parser.add_argument(
+        "--validation",
+        type=int,
+        default=0,
+        help="hold out N of the unlabelled images, with their labels, and report "
+        "errors on them instead of the test set: to choose --threshold",
+    )
     args = parser.parse_args(argv)
     if args.labels % 10:
         parser.error(f"--labels must be a multiple of 10. Received: {args.labels}")
@@ -136,6 +143,13 @@ def main(argv=None):
     start = time.perf_counter()
     x_train, y_train, x_test, y_test = load_mnist(args.data)
     labelled, unlabelled = split_labelled(y_train, args.labels // 10, seed=args.seed)
+    if args.validation:
+        shuffled = np.random.default_rng(args.seed).permutation(unlabelled)
+        held, unlabelled = (
+            shuffled[: args.validation],
+            np.sort(shuffled[args.validation :]),
+        )
+        x_test, y_test = x_train[held], y_train[held]
     unlabelled = unlabelled[: args.unlabelled]
     pairs = (x_train[labelled], y_train[labelled])
     x_u, y_u = x_train[unlabelled], y_train[unlabelled]
@@ -173,6 +187,9 @@ def main(argv=None):
         "target_met": bool(cut >= TARGET_CUT),
         "target": f"error_cut >= {TARGET_CUT}",
         "paper": PAPER,
+        "evaluated_on": f"{args.validation} held-out training images"
+        if args.validation
+        else "the 10,000 test images",
         "labels": len(labelled),
         "unlabelled": len(unlabelled),
         "repeats": pseudo["repeats"],
