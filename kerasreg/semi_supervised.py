@@ -121,6 +121,7 @@ def pseudo_label(
     ramp_epochs=(10, 25),
     batch_size=64,
     learning_rate=1e-3,
+    weak_augment=None,
     strong_augment=None,
     seed=0,
     verbose=0,
@@ -151,6 +152,10 @@ def pseudo_label(
             start of the run. Defaults to `(10, 25)`.
         batch_size: batch size. Defaults to `64`.
         learning_rate: Adam learning rate. Defaults to `1e-3`.
+        weak_augment: a callable applied afresh each epoch to the labelled
+            inputs, and to the confident unlabelled ones when there is no
+            `strong_augment` (flip and crop on images: FixMatch's weak
+            view). Defaults to `None` (no augmentation).
         strong_augment: a callable applied to the confident unlabelled
             inputs each epoch (a `keras.layers.Layer` is called with
             `training=True`), while their pseudo-labels come from the clean
@@ -195,10 +200,7 @@ def pseudo_label(
     repeats = max(1, round(len(x_u) / len(x)))
     x_rep, y_rep = np.concatenate([x] * repeats), np.concatenate([y] * repeats)
     fit = dict(batch_size=batch_size, shuffle=True, verbose=verbose)
-    supervised = {"loss": [], "accuracy": []}
-    if supervised_epochs:
-        done = model.fit(x_rep, y_rep, epochs=supervised_epochs, **fit).history
-        supervised = {k: [float(v) for v in done[k]] for k in supervised}
+    supervised = _supervised(model, x_rep, y_rep, supervised_epochs, weak_augment, fit)
     history = {"epoch": [], "loss": [], "kept": [], "alpha": []}
     for t in range(supervised_epochs, supervised_epochs + epochs):
         alpha = alpha_schedule(t, alpha_max, ramp_epochs)
@@ -208,9 +210,9 @@ def pseudo_label(
                 f"Epoch {t + 1}: {len(kept)}/{len(x_u)} pseudo-labels kept, "
                 f"alpha={alpha:g}"
             )
-        xs, ys, weights = x_rep, y_rep, None
+        xs, ys, weights = _augment(weak_augment, x_rep, batch_size), y_rep, None
         if alpha > 0 and len(kept):
-            x_p = _augment(strong_augment, x_u[kept], batch_size)
+            x_p = _augment(strong_augment or weak_augment, x_u[kept], batch_size)
             xs, ys = np.concatenate([x_rep, x_p]), np.concatenate([y_rep, labels])
             weights = np.concatenate(
                 [np.ones(len(x_rep), "float32"), np.full(len(kept), alpha, "float32")]
@@ -249,6 +251,21 @@ def confident_labels(model, x, threshold, batch_size=256):
     probabilities = z / z.sum(axis=-1, keepdims=True)
     indices = np.flatnonzero(probabilities.max(axis=-1) >= threshold)
     return indices, probabilities[indices].argmax(axis=-1).astype("int64")
+
+
+def _supervised(model, x, y, epochs, weak_augment, fit):
+    """The supervised epochs; `weak_augment` drawn afresh for each."""
+    logs = {"loss": [], "accuracy": []}
+    if weak_augment is None:
+        chunks = [(0, epochs)] if epochs else []
+    else:
+        chunks = [(t, t + 1) for t in range(epochs)]
+    for first, last in chunks:
+        xs = _augment(weak_augment, x, fit["batch_size"])
+        done = model.fit(xs, y, initial_epoch=first, epochs=last, **fit).history
+        for key in logs:
+            logs[key] += [float(v) for v in done[key]]
+    return logs
 
 
 def _augment(augment, x, batch_size):

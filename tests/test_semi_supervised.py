@@ -258,3 +258,25 @@ def test_bad_data_is_refused():
 def test_registered_in_the_package():
     assert kerasreg.pseudo_label is pseudo_label
     assert kerasreg.semi_supervised.pseudo_label is pseudo_label
+
+
+def test_weak_augment_sees_the_labelled_inputs_every_epoch(split):
+    labelled, unlabelled = split
+    weak = Recorder()
+    n = len(labelled[0])
+    result = pseudo_label(
+        mlp(),
+        labelled,
+        unlabelled,
+        epochs=2,
+        supervised_epochs=2,
+        ramp_epochs=(2, 3),
+        threshold=0.5,
+        weak_augment=weak,
+    )
+    repeated = n * result["repeats"]
+    # 2 supervised + 2 pseudo-labelled epochs of the labelled set; with no
+    # strong augmentation the confident inputs get the weak one (alpha > 0
+    # only in the last epoch).
+    assert sum(k for k, _ in weak.calls) == 4 * repeated + result["history"]["kept"][1]
+    assert len(result["supervised_history"]["loss"]) == 2
