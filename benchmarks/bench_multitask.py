@@ -54,12 +54,9 @@ RUNS = ("single", "rotation", "coarse")
 
 def arrays(args):
     """Train images of the subset, its class labels, and the test split, in [0, 1]."""
-    dataset = cifar.load_cifar(args)
-    x, y = dataset.to_arrays("train")
-    x_test, y_test = dataset.to_arrays("test")
-    scale = 1.0 / dataset.value_range
+    x, y, x_test, y_test, dataset = cifar.load_arrays(args)
     vehicle = np.array([name in VEHICLES for name in dataset.class_names], "int64")
-    return x * scale, y, x_test * scale, y_test, vehicle
+    return x, y, x_test, y_test, vehicle
 
 
 def stream(x, targets, pipe):

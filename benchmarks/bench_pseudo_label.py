@@ -116,10 +116,7 @@ def run_cifar(args):
 
     from kerasreg import augment, models
 
-    dataset = cifar.load_cifar(args)
-    x, y = dataset.to_arrays("train")
-    x_test, y_test = dataset.to_arrays("test")
-    x, x_test = x / dataset.value_range, x_test / dataset.value_range
+    x, y, x_test, y_test, _ = cifar.load_arrays(args)
     labelled, unlabelled = split_labelled(y, args.labels // 10, seed=args.seed)
     weak = augment.pipeline(("flip_horizontal", "crop"), seed=args.seed)
     common = dict(

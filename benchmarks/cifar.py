@@ -120,6 +120,19 @@ def load_cifar(args):
     return kerasreg.load(folder)
 
 
+def load_arrays(args):
+    """`load_cifar(args)` as arrays in [0, 1], for benchmarks that feed NumPy.
+
+    Returns:
+        `(x_train, y_train, x_test, y_test, dataset)`.
+    """
+    dataset = load_cifar(args)
+    x, y = dataset.to_arrays("train")
+    x_test, y_test = dataset.to_arrays("test")
+    top = dataset.value_range
+    return x / top, y, x_test / top, y_test, dataset
+
+
 def validation_folder(folder, n, seed):
     """Make (once) a folder that tests on `n` held-out training images.
 
