@@ -25,7 +25,11 @@ Parts:
           how much of the MAC reduction comes from the residual stream
           (channels coupled across the Adds) and from inside the blocks.
           `--optimizer adam` runs the same with Adam (1e-3, batch 64, no
-          augmentation) against a plain Adam model.
+          augmentation) against a plain Adam model. `--target 0.5 --unit
+          macs` asks for the MACs target directly, and `--finetune-lr 1.0`
+          fine-tunes at the full training rate (learning-rate rewinding,
+          Renda et al. 2020); choose them with `--validation 1000`, which
+          trains on 4,000 of the subset and tests on the other 1,000.
   vgg     vgg11, `target=0.85` of the parameters. Target: at least 70% of
           the channels and 85% of the parameters removed at no more than
           0.5 points below the unpruned model.
@@ -72,6 +76,7 @@ from kerasreg.compression.surgery import plan_shrink  # noqa: E402
 from kerasreg.models.recipes import recipe_for  # noqa: E402
 
 EPOCHS, FINETUNE = 30, 10
+FINETUNE_LR = 0.1  # of the training rate: Torch-Pruning's and Liu et al.'s
 MAX_DROP = 0.5
 CACHE = cifar.RUNS / "slimming_cifar"
 
@@ -81,12 +86,13 @@ def emit(**fields):
     return fields
 
 
-def _train_kwargs(name, optimizer, epochs, finetune=False):
+def _train_kwargs(name, optimizer, epochs, finetune=None):
+    """`training.train` arguments; `finetune`: the fraction of the learning rate."""
+    scale = 1.0 if finetune is None else finetune
     if optimizer == "adam":
-        return {"learning_rate": 1e-3 if not finetune else 1e-4, "batch_size": 64}
+        return {"learning_rate": 1e-3 * scale, "batch_size": 64}
     recipe = recipe_for(name)
-    if finetune:
-        recipe = dataclasses.replace(recipe, learning_rate=recipe.learning_rate / 10)
+    recipe = dataclasses.replace(recipe, learning_rate=recipe.learning_rate * scale)
     return {"recipe": dataclasses.replace(recipe, epochs=epochs)}
 
 
@@ -105,6 +111,8 @@ def slimmed(name, args, target, unit="params", optimizer="sgd"):
         f"{name}_target{target:g}{unit}_{optimizer}_n{args.train_subset}"
         f"_e{args.epochs}_s{args.seed}"
     )
+    if args.validation:
+        key += f"_val{args.validation}"
     out = CACHE / key
     data = cifar.load_cifar(args)
     if not (out / "metrics.json").exists():
@@ -121,9 +129,10 @@ def slimmed(name, args, target, unit="params", optimizer="sgd"):
         )
     full = keras.saving.load_model(out / "model.keras")
     before = json.loads((out / "metrics.json").read_text())
-    small, after = finetuned(
-        lambda: shrink(full), out / "finetuned", name, args, optimizer
-    )
+    folder = "finetuned"
+    if args.finetune_lr != FINETUNE_LR:
+        folder += f"_lr{args.finetune_lr:g}"
+    small, after = finetuned(lambda: shrink(full), out / folder, name, args, optimizer)
     return full, small, before, after
 
 
@@ -139,7 +148,9 @@ def finetuned(make_small, out, name, args, optimizer="sgd"):
             callbacks=[cifar.EpochTimer()],
             out=str(out),
             verbose=0,
-            **_train_kwargs(name, optimizer, args.finetune_epochs, finetune=True),
+            **_train_kwargs(
+                name, optimizer, args.finetune_epochs, finetune=args.finetune_lr
+            ),
         )
     after = json.loads((out / "metrics.json").read_text())
     return keras.saving.load_model(out / "model.keras"), after
@@ -279,9 +290,9 @@ def _plot_selection(rows, path):
 
 
 def part_resnet(args):
-    name, target = "resnet20", 0.7
+    name, target, unit = "resnet20", args.target, args.unit
     reference = plain_reference(name, args, args.optimizer)
-    full, small, before, after = slimmed(name, args, target, optimizer=args.optimizer)
+    full, small, before, after = slimmed(name, args, target, unit, args.optimizer)
     base = reference["test_accuracy"]
     params_removed = 1 - metrics.count_params(small) / metrics.count_params(full)
     macs_factor = metrics.count_flops(full) / metrics.count_flops(small)
@@ -290,7 +301,9 @@ def part_resnet(args):
         part="resnet",
         model=name,
         optimizer=args.optimizer,
-        target=f"NetworkSlimming(target={target})",
+        target=f"NetworkSlimming(target={target}, target_unit={unit!r})",
+        finetune_lr=args.finetune_lr,
+        validation=args.validation,
         unpruned_accuracy=base,
         slimmed_accuracy_before_finetune=before["test_accuracy"],
         accuracy=after["test_accuracy"],
@@ -300,7 +313,7 @@ def part_resnet(args):
         channels_removed=channel_fraction(full, small),
         **stream_split(full),
         target_macs_met=bool(macs_factor >= 2.0 and drop <= MAX_DROP),
-        target_params_met=bool(params_removed >= target and drop <= MAX_DROP),
+        target_params_met=bool(params_removed >= 0.7 and drop <= MAX_DROP),
     )
 
 
@@ -400,6 +413,22 @@ def main(argv=None):
     )
     parser.add_argument(
         "--finetune-epochs", type=int, default=FINETUNE, help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--target", type=float, default=0.7, help="resnet: (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--unit",
+        choices=["params", "macs"],
+        default="params",
+        help="resnet: what --target counts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--finetune-lr",
+        type=float,
+        default=FINETUNE_LR,
+        help="fine-tuning learning rate as a fraction of the training rate "
+        "(default: %(default)s)",
     )
     parser.add_argument("--only", help="zoo: comma-separated architectures")
     parser.add_argument(

@@ -23,9 +23,10 @@ rotated half a turn is "9"), is `check_label_safety(pipeline, data, model)`:
 with a model trained without augmentation, it applies each transform alone
 to the test images and reports the accuracy drop and the class pairs
 predictions move between; a transform that moves at least `pair_threshold`
-of a class's images to one other class, or costs more than `max_drop` of
-accuracy, is flagged. `pipeline(..., data=..., model=..., check=True)` runs
-the check first and refuses a flagged transform unless `allow=` names it.
+of a class's images to one other class, or keeps less than `min_kept` of
+the model's skill above chance, is flagged. `pipeline(..., data=...,
+model=..., check=True)` runs the check first and refuses a flagged
+transform unless `allow=` names it.
 """
 
 from __future__ import annotations

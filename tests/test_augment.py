@@ -122,7 +122,7 @@ def test_bad_arguments_name_themselves(digits, plain_model):
     with pytest.raises(ValueError, match="check=True needs data= and model="):
         augment.pipeline(["scale"], check=True)
     pipe = augment.pipeline(["scale"], image_size=(8, 8))
-    for key, value in (("pair_threshold", 1.5), ("max_drop", 0.0)):
+    for key, value in (("pair_threshold", 1.5), ("min_kept", 0.0)):
         with pytest.raises(
             ValueError, match=rf"^Expected 0 < {key} < 1\. Received: {key}={value}$"
         ):
@@ -185,3 +185,19 @@ def test_elastic_distortion_round_trips():
     assert_roundtrip(
         augment.ElasticDistortion(20.0, 3.0, seed=1), np.ones((2, 12, 12, 1))
     )
+
+
+def test_the_skill_kept_is_measured_above_chance():
+    # CIFAR-10's unaugmented resnet20 under a 4-pixel crop: 11 points lost,
+    # 78% of its skill above chance kept, so crop passes at min_kept=0.5.
+    crop = label_safety.TransformSafety("crop", 0.5964, 0.4848, [], False, 0.1)
+    assert crop.kept == pytest.approx((0.4848 - 0.1) / (0.5964 - 0.1))
+    assert round(crop.kept, 2) == 0.78
+    gone = label_safety.TransformSafety("blackout", 0.9, 0.1, [], True, 0.1)
+    assert gone.kept == pytest.approx(0.0)
+    report = label_safety.LabelSafetyReport([crop, gone])
+    assert report.refusal(["blackout"]).startswith(
+        "'blackout' changes labels on this data: accuracy drops 80.0 points, "
+        "keeping 0% of its skill above chance."
+    )
+    assert "  78%  ok" in report.table()

@@ -14,6 +14,7 @@ from kerasreg.compression.quantization.layers import (
     QuantizedConv2D,
     QuantizedDense,
     QuantizedDepthwiseConv2D,
+    keeps_range,
 )
 
 __all__ = ["layer_roles", "head_class"]
@@ -23,29 +24,6 @@ _HEADS = {
     keras.layers.Conv2D: QuantizedConv2D,
     keras.layers.Dense: QuantizedDense,
 }
-_SAME_RANGE = (
-    keras.layers.MaxPooling1D,
-    keras.layers.MaxPooling2D,
-    keras.layers.GlobalMaxPooling2D,
-    keras.layers.Flatten,
-    keras.layers.Reshape,
-    keras.layers.Permute,
-    keras.layers.ZeroPadding2D,
-    keras.layers.Cropping2D,
-    keras.layers.UpSampling2D,
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout2D,
-    keras.layers.GaussianNoise,
-    keras.layers.Identity,
-    keras.layers.RandomFlip,
-    keras.layers.RandomCrop,
-    keras.layers.RandomTranslation,
-    keras.layers.RandomRotation,
-    keras.layers.RandomZoom,
-    keras.layers.RandomContrast,
-    keras.layers.RandomBrightness,
-    keras.layers.RandomErasing,
-)
 _QUANTIZED = (
     keras.layers.Add,
     keras.layers.Subtract,
@@ -113,7 +91,7 @@ def layer_roles(graph):
         if head_class(layer) is not None:
             shared = len(inbound_nodes(layer)) > 1
             roles[id(call)] = ("head", _chain(graph, call, roles, fuse=not shared))
-        elif isinstance(layer, _SAME_RANGE):
+        elif keeps_range(layer):
             roles[id(call)] = ("same", None)
         elif isinstance(layer, _QUANTIZED) or _is_elementwise_op(layer):
             roles[id(call)] = ("quantized", None)
