@@ -9,6 +9,7 @@ line.
 
 from __future__ import annotations
 
+import json
 import os
 
 import keras
@@ -206,6 +207,13 @@ def sweep(
     The baseline is the same model trained `epochs + finetune_epochs`
     without slimming. A progress bar counts runs.
 
+    With `out`, each finished run is kept as `out/runs/<l1>.json` beside
+    the settings it ran with, so a sweep that is stopped (a grid of CIFAR
+    runs takes hours) resumes where it stopped when called again with the
+    same `out` and arguments, and a grid can grow by new λ without
+    retraining the old ones. A kept run made with other settings is
+    refused, never mixed in.
+
     Args:
         l1_values: the λ grid. Defaults to the slimming report's `L1_GRID`.
         model, data, epochs, freeze_from_epoch, finetune_epochs,
@@ -216,6 +224,10 @@ def sweep(
     Returns:
         A list of dicts, one per λ plus the baseline: `l1`, `accuracy`,
         `params`, `param_reduction_pct`, `flops`.
+
+    Raises:
+        ValueError: for a `model` that is not a name or path, a negative
+            λ, or an `out` that holds runs made with other settings.
     """
     if not isinstance(model, (str, os.PathLike)):
         raise ValueError(
@@ -226,45 +238,25 @@ def sweep(
         if not value >= 0:
             raise ValueError(f"Expected every l1 >= 0. Received: l1={value}")
     dataset = data_lib.load(data)
-    progress = keras.utils.Progbar(len(l1_values) + 1, unit_name="run")
-    keras.utils.set_random_seed(seed)
-    base, fit_kwargs = training.compile_for(
-        models_lib.resolve(model, dataset.input_shape, dataset.num_classes),
-        dataset,
-        epochs + finetune_epochs,
-        learning_rate,
-        batch_size,
-        recipe,
-        seed,
+    run = dict(
+        epochs=epochs,
+        freeze_from_epoch=freeze_from_epoch,
+        finetune_epochs=finetune_epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        seed=seed,
+        recipe=recipe,
     )
-    _fit(base, dataset, epochs + finetune_epochs, fit_kwargs)
-    base_params = metrics.count_params(base)
-    rows = [_baseline_row(base, dataset)]
+    kept = _KeptRuns(out, _settings(model, data, dataset, run))
+    progress = keras.utils.Progbar(len(l1_values) + 1, unit_name="run")
+    rows = [kept.get("baseline", lambda: _baseline_run(model, dataset, run))]
     progress.update(1)
     for value in l1_values:
-        result = slim(
-            model,
-            dataset,
-            l1=value,
-            epochs=epochs,
-            freeze_from_epoch=freeze_from_epoch,
-            finetune_epochs=finetune_epochs,
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            seed=seed,
-            recipe=recipe,
+        row = kept.get(
+            repr(float(value)), lambda v=value: _slimmed_row(model, dataset, v, run)
         )
-        small = result["shrunk"]
-        params = metrics.count_params(small)
-        rows.append(
-            {
-                "l1": value,
-                "accuracy": evaluate(small, dataset),
-                "params": params,
-                "param_reduction_pct": 100.0 * (1 - params / base_params),
-                "flops": metrics.count_flops(small),
-            }
-        )
+        reduction = 100.0 * (1 - row["params"] / rows[0]["params"])
+        rows.append({**row, "param_reduction_pct": reduction})
         progress.update(len(rows))
     if out is not None:
         _io.write_csv(os.path.join(out, "sweep.csv"), rows)
@@ -280,6 +272,74 @@ def _baseline_row(base, dataset):
         "param_reduction_pct": 0.0,
         "flops": metrics.count_flops(base),
     }
+
+
+def _baseline_run(model, dataset, run):
+    """The unslimmed model trained for all of a sweep run's epochs."""
+    epochs = run["epochs"] + run["finetune_epochs"]
+    keras.utils.set_random_seed(run["seed"])
+    base, fit_kwargs = training.compile_for(
+        models_lib.resolve(model, dataset.input_shape, dataset.num_classes),
+        dataset,
+        epochs,
+        run["learning_rate"],
+        run["batch_size"],
+        run["recipe"],
+        run["seed"],
+    )
+    _fit(base, dataset, epochs, fit_kwargs)
+    return _baseline_row(base, dataset)
+
+
+def _slimmed_row(model, dataset, l1, run):
+    """One λ of a sweep: slim, shrink, fine-tune, measure."""
+    small = slim(model, dataset, l1=l1, **run)["shrunk"]
+    return {
+        "l1": l1,
+        "accuracy": evaluate(small, dataset),
+        "params": metrics.count_params(small),
+        "flops": metrics.count_flops(small),
+    }
+
+
+def _settings(model, data, dataset, run):
+    """What a kept sweep run depends on, as JSON-able values."""
+    if isinstance(data, (str, os.PathLike)):
+        described = os.path.abspath(data) if os.path.exists(data) else os.fspath(data)
+    else:  # arrays or a pipeline: known by their sizes
+        described = (
+            f"{type(data).__name__}: {dataset.num_train} train, "
+            f"{dataset.num_test} test, {tuple(dataset.input_shape)}"
+        )
+    recipe = None if run["recipe"] is None else repr(run["recipe"])
+    return {"model": os.fspath(model), "data": described, **run, "recipe": recipe}
+
+
+class _KeptRuns:
+    """The finished runs of a sweep under `out/runs/`, one JSON file each."""
+
+    def __init__(self, out, settings):
+        self.folder = None if out is None else os.path.join(out, "runs")
+        self.settings = settings
+
+    def get(self, label, compute):
+        """The kept row of `label`, or `compute()`'s, kept as it finishes."""
+        if self.folder is None:
+            return compute()
+        path = os.path.join(self.folder, f"{label}.json")
+        if os.path.exists(path):
+            with open(path) as file:
+                kept = json.load(file)
+            if kept["settings"] != self.settings:
+                raise ValueError(
+                    f"{path} was made with other settings ({kept['settings']}, "
+                    f"not {self.settings}). Use another out, or delete it to "
+                    "rerun."
+                )
+            return kept["row"]
+        row = compute()
+        _io.write_json(path, {"settings": self.settings, "row": row})
+        return row
 
 
 def plot_sweep(rows, path):
