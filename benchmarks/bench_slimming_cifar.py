@@ -40,6 +40,18 @@ Parts:
           epochs, and (d) the slim architecture trained from scratch for the
           same 40 epochs. Target: slimming above (a), (b) and (c) at 70% and
           90%. One table and one plot (`runs/slimming_cifar/selection/`).
+  distill distillation as the fine-tuning step (`slimming_distill.py`):
+          the pruned resnet20 fine-tuned plainly and with the unpruned model
+          as teacher, and resnet20 from a resnet56 teacher against resnet20
+          alone (`--student pruned|resnet20|both`), over a grid of
+          `--temperature` and `--lambda-soft` chosen with `--validation`.
+  sweep   the seed's Figure 2 on resnet20: `kerasreg.compression.slimming.
+          sweep` (what `kerasreg sweep` runs) over the seed's λ grid (or
+          `--l1`) with the recipe's SGD with momentum, sign-flip freezing
+          from half the training epochs as in the seed, and the unslimmed
+          baseline dashed. Each finished run is kept, so the grid can be
+          run a few λ at a time; `sweep.csv` and `sweep.png` are written
+          under `runs/slimming_cifar/` after every call.
   speed   for each shrunk model (and the same shrunk with `round_to=8`):
           shrunk/original TFLite float32 latency at batch 1 and 64,
           interleaved in one run. Target: at most 1.3x its MACs ratio.
@@ -48,7 +60,7 @@ Parts:
           reason; seconds per model; and shrink's time on ResNet50 against
           clone_model + set_weights. Target: at most 2x that copy.
 
-    python benchmarks/bench_slimming_cifar.py resnet|vgg|zoo [--optimizer sgd|adam]
+    python benchmarks/bench_slimming_cifar.py resnet|vgg|selection|distill|sweep|speed|zoo
 
 Each part prints one JSON object per line; the last is its summary.
 """
@@ -341,6 +353,27 @@ def part_vgg(args):
     )
 
 
+def part_sweep(args):
+    from kerasreg.compression.slimming import L1_GRID, sweep
+
+    key = f"sweep_resnet20_n{args.train_subset}_e{args.epochs}+{args.finetune_epochs}"
+    key += f"_s{args.seed}" + (f"_val{args.validation}" if args.validation else "")
+    rows = sweep(
+        args.l1 if args.l1 is not None else L1_GRID,
+        "resnet20",
+        cifar.data_folder(args),
+        epochs=args.epochs,
+        freeze_from_epoch=args.epochs // 2,
+        finetune_epochs=args.finetune_epochs,
+        recipe="resnet20",
+        seed=args.seed,
+        out=CACHE / key,
+    )
+    for row in rows:
+        emit(part="sweep", **row)
+    return emit(part="sweep", out=str(CACHE / key), runs=len(rows))
+
+
 def _tflite_latencies(models, batch, rounds=5):
     """Median TFLite float32 latency of each model, measured interleaved."""
     import tempfile
@@ -405,7 +438,10 @@ def part_speed(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["resnet", "vgg", "selection", "speed", "zoo"])
+    parser.add_argument(
+        "part",
+        choices=["resnet", "vgg", "selection", "distill", "sweep", "speed", "zoo"],
+    )
     parser.add_argument("--model", default="resnet20", help="selection: the model")
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     parser.add_argument(
@@ -430,6 +466,20 @@ def main(argv=None):
         help="fine-tuning learning rate as a fraction of the training rate "
         "(default: %(default)s)",
     )
+    parser.add_argument(
+        "--student", choices=["pruned", "resnet20", "both"], default="both"
+    )
+    parser.add_argument(
+        "--temperature", type=float, nargs="+", default=[4.0], help="distill"
+    )
+    parser.add_argument(
+        "--lambda-soft", type=float, nargs="+", default=[0.9], help="distill"
+    )
+    parser.add_argument(
+        "--l1",
+        type=lambda text: [float(v) for v in text.split(",")],
+        help="sweep: comma-separated λ (default: the seed's grid)",
+    )
     parser.add_argument("--only", help="zoo: comma-separated architectures")
     parser.add_argument(
         "--repeats", type=int, default=3, help="zoo: timed shrinks of ResNet50"
@@ -440,7 +490,12 @@ def main(argv=None):
         from slimming_zoo import part_zoo
 
         return part_zoo(args.only.split(",") if args.only else None, args.repeats)
+    if args.part == "distill":
+        from slimming_distill import part_distill
+
+        return part_distill(args, slimmed, plain_reference, emit)
     parts = {
+        "sweep": part_sweep,
         "resnet": part_resnet,
         "vgg": part_vgg,
         "selection": part_selection,

@@ -112,12 +112,17 @@ def load_cifar(args):
     """
     import kerasreg
 
+    return kerasreg.load(data_folder(args))
+
+
+def data_folder(args):
+    """The image folder `load_cifar(args)` loads (made on first use)."""
     folder = args.data
     if args.train_subset:
         folder = subset_folder(args.data, args.train_subset, args.seed)
     if getattr(args, "validation", 0):
         folder = validation_folder(folder, args.validation, args.seed)
-    return kerasreg.load(folder)
+    return folder
 
 
 def load_arrays(args):
