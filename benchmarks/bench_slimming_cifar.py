@@ -105,6 +105,8 @@ def _train_kwargs(name, optimizer, epochs, finetune=None):
         return {"learning_rate": 1e-3 * scale, "batch_size": 64}
     recipe = recipe_for(name)
     recipe = dataclasses.replace(recipe, learning_rate=recipe.learning_rate * scale)
+    if finetune is not None:  # a trained model needs no warm-up
+        recipe = dataclasses.replace(recipe, warmup_epochs=0)
     return {"recipe": dataclasses.replace(recipe, epochs=epochs)}
 
 

@@ -22,6 +22,7 @@ def test_recipe_defaults_are_the_cifar_recipe():
         5e-4,
         128,
         200,
+        0,
         4,
         True,
     )
@@ -45,6 +46,25 @@ def test_learning_rate_follows_cosine_decay():
     ]:
         optimizer.iterations.assign(step)
         assert np.isclose(float(optimizer.learning_rate), expected, atol=1e-7), step
+
+
+def test_warmup_rises_linearly_then_decays_over_the_remaining_epochs():
+    recipe = recipes.Recipe(learning_rate=0.2, epochs=10, warmup_epochs=2)
+    optimizer = recipes.make_optimizer(recipe, steps_per_epoch=5)
+    for step, expected in [
+        (0, 0.0),
+        (5, 0.1),
+        (10, 0.2),
+        (30, 0.1),  # halfway through the 40 decay steps after the warm-up
+        (50, 0.0),
+    ]:
+        optimizer.iterations.assign(step)
+        assert np.isclose(float(optimizer.learning_rate), expected, atol=1e-7), step
+
+
+def test_finetune_recipe_has_no_warmup():
+    recipe = recipes.finetune_recipe(recipes.Recipe(warmup_epochs=5))
+    assert (recipe.learning_rate, recipe.warmup_epochs) == (0.01, 0)
 
 
 def test_weight_decay_is_coupled_l2_on_kernels():
@@ -130,6 +150,12 @@ def test_augmentation_can_be_turned_off():
         (lambda: recipes.Recipe(momentum=1.0), r"Received: momentum=1.0"),
         (lambda: recipes.Recipe(batch_size=12.5), r"Received: batch_size=12.5"),
         (lambda: recipes.Recipe(crop_padding=-1), r"Received: crop_padding=-1"),
+        (
+            lambda: recipes.Recipe(epochs=3, warmup_epochs=3),
+            r"Expected an integer 0 <= warmup_epochs < epochs. "
+            r"Received: warmup_epochs=3",
+        ),
+        (lambda: recipes.Recipe(warmup_epochs=-1), r"Received: warmup_epochs=-1"),
         (lambda: recipes.recipe_for("cnn"), r"No CIFAR recipe for name='cnn'"),
         (
             lambda: recipes.make_optimizer(recipes.Recipe(), 0),
