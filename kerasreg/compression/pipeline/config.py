@@ -62,8 +62,14 @@ class CompressConfig:
             model (the report's `original`; slimming starts from its
             weights). Defaults to `"resnet"`.
         l1: λ of `NetworkSlimming`; `0` trains a plain baseline.
+        target: fraction of the original to remove, in (0, 1), with
+            `NetworkSlimming(target=...)` instead of a fixed `l1` (which it
+            replaces): the size is reached whatever the data size, optimizer
+            or learning rate. `0` (the default) keeps the `l1` mode.
+        target_unit: what `target` counts: `"params"` or `"macs"`.
         epochs: baseline epochs.
-        freeze_from: first epoch of sign-flip freezing.
+        freeze_from: first epoch of sign-flip freezing; in target mode, the
+            epoch by which the target's channels reach zero.
         mark_ratio: after slimming, also mark this global fraction of the
             channels with the smallest coupled |γ| (Liu et al.'s route,
             `NetworkSlimming(prune_ratio=..., prune_coupled=True)`); `0`
@@ -90,6 +96,10 @@ class CompressConfig:
     data: str = _field("digits", "a kerasreg.data source")
     model: str = _field("resnet", "a reference model name or a .keras file")
     l1: float = _field(0.1, "λ of NetworkSlimming; 0 trains a plain baseline")
+    target: float = _field(
+        0.0, "fraction of params (or MACs) to remove, replacing --l1; 0 is off"
+    )
+    target_unit: str = _field("params", "what --target counts: params or macs")
     epochs: int = _field(30, "baseline epochs")
     freeze_from: int = _field(10, "first epoch of sign-flip freezing")
     mark_ratio: float = _field(0.0, "also mark this global fraction of channels")
@@ -147,7 +157,16 @@ class CompressConfig:
                 raise ValueError(
                     f"Expected {name} >= 0. Received: {name}={getattr(self, name)}"
                 )
-        if self.l1 > 0 and not 0 <= self.freeze_from < self.epochs:
+        if not 0.0 <= self.target < 1.0:
+            raise ValueError(
+                f"Expected 0 <= target < 1. Received: target={self.target}"
+            )
+        if self.target_unit not in ("params", "macs"):
+            raise ValueError(
+                "Expected target_unit to be 'params' or 'macs'. Received: "
+                f"target_unit={self.target_unit!r}"
+            )
+        if self.slims_by_penalty and not 0 <= self.freeze_from < self.epochs:
             raise ValueError(
                 f"freeze_from={self.freeze_from} must lie in [0, epochs={self.epochs})."
             )
@@ -180,6 +199,16 @@ class CompressConfig:
             )
         if self.temperature <= 0:
             raise ValueError(f"Expected temperature > 0. Received: {self.temperature}")
+
+    @property
+    def slims_by_penalty(self):
+        """Whether training penalizes γ (`target > 0` or `l1 > 0`)."""
+        return self.target > 0 or self.l1 > 0
+
+    @property
+    def slims(self):
+        """Whether the slimming stages run (a penalty or `mark_ratio > 0`)."""
+        return self.slims_by_penalty or self.mark_ratio > 0
 
     def to_dict(self):
         return {**dataclasses.asdict(self), "quantize": list(self.quantize)}

@@ -36,10 +36,10 @@ class _State:
         if os.path.exists(self.path) and not restart:
             with open(self.path) as f:
                 saved = json.load(f)
-            if saved["config"] != self.config:
-                changed = sorted(
-                    k for k in self.config if saved["config"].get(k) != self.config[k]
-                )
+            # A field added since the run was made holds its default there.
+            was = {**CompressConfig().to_dict(), **saved["config"]}
+            changed = sorted(k for k in self.config if was.get(k) != self.config[k])
+            if changed:
                 raise ValueError(
                     f"{out} holds a run with other settings ({', '.join(changed)}). "
                     "Use another --out, or pass --restart to start over."
@@ -72,7 +72,8 @@ def compress(out, config=None, *, restart=False, verbose="auto", **overrides):
 
     Raises:
         ValueError: for bad settings, an unreadable model file, or a model
-            that cannot be slimmed while `l1 > 0`, before any training.
+            that cannot be slimmed while it is to be slimmed (`l1`,
+            `target` or `mark_ratio` above 0), before any training.
 
     Example:
 
@@ -119,8 +120,10 @@ def _check_user_model(config, dataset):
             f"{config.data} has images of shape {want}. Resize the images "
             "(kerasreg.load(..., image_size=...)) or use a matching model."
         )
-    if config.l1 > 0 or config.mark_ratio > 0:
+    if config.slims:
         try:
             check_slimmable(model)
         except ValueError as error:
-            raise ValueError(f"{error} Or pass l1=0 (--l1 0).") from None
+            raise ValueError(
+                f"{error} Or pass l1=0 (--l1 0) and no target or mark_ratio."
+            ) from None

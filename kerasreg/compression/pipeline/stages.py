@@ -37,8 +37,8 @@ class StageRunner:
     8. `export`    TFLite files of the final model, and a float32 file of
                    the original for comparison.
 
-    `slim`, `shrink` and `finetune` are skipped when `l1` and
-    `mark_ratio` are both 0.
+    `slim`, `shrink` and `finetune` are skipped when `l1`, `target` and
+    `mark_ratio` are all 0.
     """
 
     KERAS_STAGES = (
@@ -76,8 +76,8 @@ class StageRunner:
 
     @property
     def slims(self):
-        """Whether the slimming stages run (`l1 > 0` or `mark_ratio > 0`)."""
-        return self.config.l1 > 0 or self.config.mark_ratio > 0
+        """Whether the slimming stages run (see `CompressConfig.slims`)."""
+        return self.config.slims
 
     def run_all(self):
         c = self.config
@@ -132,9 +132,16 @@ class StageRunner:
             model = compile_model(_load(self.path("original.keras")), c.learning_rate)
         else:
             model = _fresh(c.model, self.dataset, c.learning_rate)
-        slimming = NetworkSlimming(
-            c.l1, freeze_from_epoch=c.freeze_from if c.l1 > 0 else None
-        )
+        if c.target > 0:
+            slimming = NetworkSlimming(
+                target=c.target,
+                target_unit=c.target_unit,
+                freeze_from_epoch=c.freeze_from,
+            )
+        else:
+            slimming = NetworkSlimming(
+                c.l1, freeze_from_epoch=c.freeze_from if c.l1 > 0 else None
+            )
         history = self._fit(model, c.epochs, [slimming])
         gammas = {
             name: np.stack([epoch[name] for epoch in slimming.gamma_history])

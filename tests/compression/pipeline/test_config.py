@@ -1,5 +1,7 @@
 """CompressConfig and load_config: impossible settings, TOML keys as flags."""
 
+from pathlib import Path
+
 import pytest
 
 from kerasreg.compression.pipeline import CompressConfig, load_config
@@ -20,6 +22,16 @@ from kerasreg.compression.pipeline import CompressConfig, load_config
         ({"freeze_from": 40}, r"freeze_from=40 must lie in \[0, epochs=30\)"),
         ({"model": "lenet"}, r"Unknown model: model='lenet'"),
         ({"prune_sparsity": 0.5, "prune_epochs": 0}, r"needs prune_epochs >= 1"),
+        ({"target": 1.0}, r"Expected 0 <= target < 1. Received: target=1.0"),
+        (
+            {"target": 0.5, "target_unit": "flops"},
+            r"Expected target_unit to be 'params' or 'macs'. "
+            r"Received: target_unit='flops'",
+        ),
+        (
+            {"target": 0.5, "l1": 0, "freeze_from": 30},
+            r"freeze_from=30 must lie in \[0, epochs=30\)",
+        ),
         (
             {"mark_ratio": 1.0},
             r"Expected 0 <= mark_ratio < 1. Received: mark_ratio=1.0",
@@ -43,3 +55,13 @@ def test_config_file_keys_match_flags(tmp_path):
         "quantize": "float32,int8",
     }
     assert CompressConfig(**settings).quantize == ("float32", "int8")
+
+
+def test_the_config_file_in_the_docs_is_valid(tmp_path):
+    docs = Path(__file__).parents[3] / "docs" / "compress.md"
+    block = docs.read_text().split("```toml\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "compress.toml"
+    config.write_text(block)
+    settings = load_config(config)
+    assert settings["target_unit"] == "params"
+    assert CompressConfig(**settings).to_dict() == CompressConfig().to_dict()

@@ -7,6 +7,7 @@ import pytest
 
 from kerasreg.compression.pipeline import CompressConfig, compress
 from kerasreg.compression.pipeline import stages as _compress_stages
+from kerasreg.compression.pipeline.runner import _State
 
 SMALL = {
     "model": "cnn-tiny",
@@ -76,3 +77,34 @@ def test_changed_settings_in_the_same_out_are_refused(tmp_path):
     )
     with pytest.raises(ValueError, match=r"holds a run with other settings \(l1\)"):
         compress(out, verbose=0)
+
+
+def test_a_run_made_before_a_field_existed_resumes(tmp_path):
+    out = tmp_path / "run"
+    os.makedirs(out)
+    saved = CompressConfig().to_dict()
+    del saved["target"], saved["target_unit"]  # fields added later
+    state = {"config": saved, "done": {"original": {}}}
+    (out / "state.json").write_text(json.dumps(state))
+    assert _State(out, CompressConfig(), restart=False).done == {"original": {}}
+    with pytest.raises(ValueError, match=r"other settings \(target\)"):
+        _State(out, CompressConfig(target=0.5), restart=False)
+
+
+def test_target_mode_removes_the_fraction_asked_for(tmp_path):
+    result = compress(
+        tmp_path / "run",
+        verbose=0,
+        model="cnn-tiny",
+        epochs=3,
+        freeze_from=2,
+        target=0.5,
+        finetune_epochs=1,
+        quantize="float32",
+    )
+    rows = {r["stage"]: r for r in result["rows"]}
+    removed = 1 - rows["shrink"]["params"] / rows["original"]["params"]
+    assert 0.5 <= removed < 0.6
+    # The channels are dead before shrink removes them: same function.
+    assert rows["shrink"]["accuracy"] == rows["slim"]["accuracy"]
+    assert result["config"]["target"] == 0.5

@@ -103,7 +103,7 @@ def test_a_model_without_batchnorm_is_refused_before_training(tmp_path, image_fo
         "Model 'my_model' has no BatchNormalization right after a convolution, "
         "so network slimming has nothing to remove: it has 2 convolution(s)"
     )
-    assert message.endswith("Or pass l1=0 (--l1 0).")
+    assert message.endswith("Or pass l1=0 (--l1 0) and no target or mark_ratio.")
     assert not out.exists() or not any(out.glob("*.keras"))
     with pytest.raises(ValueError, match="has no BatchNormalization right after"):
         slimming.slim(path, image_folder, epochs=1)
