@@ -121,6 +121,9 @@ class CompressConfig:
     fast: bool = _field(False, "a ~1 minute smoke run")
 
     def __post_init__(self):
+        for name in ("data", "model"):  # a pathlib.Path is a path too
+            if isinstance(getattr(self, name), os.PathLike):
+                setattr(self, name, os.fspath(getattr(self, name)))
         _check_types(self)
         if isinstance(self.quantize, str):
             self.quantize = tuple(

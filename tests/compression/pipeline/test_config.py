@@ -65,3 +65,9 @@ def test_the_config_file_in_the_docs_is_valid(tmp_path):
     settings = load_config(config)
     assert settings["target_unit"] == "params"
     assert CompressConfig(**settings).to_dict() == CompressConfig().to_dict()
+
+
+def test_paths_may_be_given_as_pathlib_paths(tmp_path):
+    config = CompressConfig(data=tmp_path / "images")
+    assert config.data == str(tmp_path / "images")
+    assert config.to_dict()["data"] == str(tmp_path / "images")

@@ -1,0 +1,163 @@
+"""The whole `compress` pipeline on CIFAR-10 `resnet20`, against plain training.
+
+Runs, in one process and one after the other:
+
+1. **plain**: `resnet20` trained plainly for `--epochs + --finetune-epochs`
+   with the settings `compress` trains with (Adam at its learning rate,
+   batch 64, the test split scored after every epoch), timed;
+2. **reference**: `kerasreg.compression.compress(model="resnet20",
+   target=--target, ...)` on the same folder, what
+   `kerasreg compress --model resnet20 --data <folder> --target 0.7` runs:
+   `original` trained plainly for `--epochs`, slimming to the target for
+   `--epochs`, `shrink`, `--finetune-epochs`, then float32 / int8 TFLite;
+   timed end to end (export and the evaluation of every stage included);
+3. **user model**: `compress(model=<the trained original.keras of 2>)`, a
+   user's trained `.keras` model, slimmed from its weights for
+   `--user-epochs` and fine-tuned for `--finetune-epochs`.
+
+Targets, each from this run: the int8 file at least 8x smaller than the
+float32 file of `original` and at most 1.0 point below `original`; the
+wall time of 2 at most 2.5x that of 1. Prints one JSON line per run and a
+summary; `compress`'s artefacts and reports stay under
+`runs/compress_cifar/`.
+
+    python benchmarks/bench_compress_cifar.py                 # default subset
+    python benchmarks/bench_compress_cifar.py --train-subset 46000   # all images (GPU)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cifar  # noqa: E402
+
+from kerasreg.compression.pipeline import CompressConfig  # noqa: E402
+
+MIN_SIZE_RATIO = 8.0
+MAX_DROP_POINTS = 1.0
+MAX_TIME_RATIO = 2.5
+
+
+def emit(**row):
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def train_plainly(folder, epochs, seed):
+    """resnet20 trained as `compress` trains it, for `epochs`; timed."""
+    import keras
+
+    import kerasreg
+    from kerasreg import models, training
+
+    defaults = CompressConfig()
+    data = kerasreg.load(folder)
+    keras.utils.set_random_seed(seed)
+    start = time.perf_counter()
+    model = models.build("resnet20", data.input_shape, data.num_classes)
+    training.compile_model(model, defaults.learning_rate)
+    training.fit(
+        model, data, epochs=epochs, batch_size=defaults.batch_size, verbose=0, seed=seed
+    )
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "accuracy": training.evaluate(model, data)}
+
+
+def run_compress(out, verbose, **settings):
+    """`compress(out, **settings)`, timed; its summary and final row."""
+    from kerasreg.compression import compress
+
+    start = time.perf_counter()
+    result = compress(out, restart=True, verbose=verbose, **settings)
+    seconds = time.perf_counter() - start
+    rows = {row["stage"]: row for row in result["rows"]}
+    summary = result["summary"]
+    return {
+        "seconds": seconds,
+        "original_accuracy": summary["original_accuracy"],
+        "int8_accuracy": summary["final_accuracy"],
+        "drop_points": -summary["accuracy_change_points"],
+        "size_ratio": summary["size_ratio"],
+        "int8_bytes": rows["tflite int8"]["size_bytes"],
+        "original_float32_bytes": rows["tflite original float32"]["size_bytes"],
+        "params_removed": 1 - rows["shrink"]["params"] / rows["original"]["params"],
+        "macs_ratio": rows["shrink"]["flops"] / rows["original"]["flops"],
+        "sentence": summary["sentence"],
+        "out": str(out),
+    }
+
+
+def meets(run):
+    return bool(
+        run["size_ratio"] >= MIN_SIZE_RATIO and run["drop_points"] <= MAX_DROP_POINTS
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--finetune-epochs", type=int, default=10)
+    parser.add_argument("--user-epochs", type=int, default=10)
+    parser.add_argument("--target", type=float, default=0.7)
+    parser.add_argument("--out", default=str(cifar.RUNS / "compress_cifar"))
+    parser.add_argument("--verbose", type=int, default=0)
+    args = cifar.add_cifar_args(parser).parse_args(argv)
+    folder = cifar.data_folder(args)
+    out = Path(args.out) / f"n{args.train_subset}_e{args.epochs}_s{args.seed}"
+    common = dict(
+        data=folder,
+        target=args.target,
+        finetune_epochs=args.finetune_epochs,
+        quantize=("float32", "int8"),
+        seed=args.seed,
+    )
+    plain = emit(
+        run="plain",
+        epochs=args.epochs + args.finetune_epochs,
+        **train_plainly(folder, args.epochs + args.finetune_epochs, args.seed),
+    )
+    reference = run_compress(
+        out / "resnet20",
+        args.verbose,
+        model="resnet20",
+        epochs=args.epochs,
+        freeze_from=2 * args.epochs // 3,
+        **common,
+    )
+    reference["time_ratio"] = reference["seconds"] / plain["seconds"]
+    emit(run="compress resnet20", **reference)
+    user = run_compress(
+        out / "user_model",
+        args.verbose,
+        model=str(out / "resnet20" / "original.keras"),
+        epochs=args.user_epochs,
+        freeze_from=2 * args.user_epochs // 3,
+        **common,
+    )
+    emit(run="compress user model", **user)
+    return emit(
+        run="summary",
+        train_images=args.train_subset,
+        size_ratio=reference["size_ratio"],
+        drop_points=reference["drop_points"],
+        time_ratio=reference["time_ratio"],
+        user_size_ratio=user["size_ratio"],
+        user_drop_points=user["drop_points"],
+        target_met=bool(
+            meets(reference)
+            and reference["time_ratio"] <= MAX_TIME_RATIO
+            and meets(user)
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
