@@ -73,7 +73,8 @@ class CompressConfig:
         mark_ratio: after slimming, also mark this global fraction of the
             channels with the smallest coupled |γ| (Liu et al.'s route,
             `NetworkSlimming(prune_ratio=..., prune_coupled=True)`); `0`
-            is off. `fast` uses 0.5 so that the smoke run really shrinks.
+            is off. `fast` uses 0.5 so that the smoke run really shrinks,
+            unless `target` is given.
         finetune_epochs: epochs after `shrink`; `0` skips the stage.
         distill_epochs: epochs of distillation; `0` (the default) skips the
             stage. The teacher is the slimming-trained baseline, which the
@@ -131,7 +132,8 @@ class CompressConfig:
             )
         self.quantize = tuple(self.quantize)
         if self.fast:
-            self.mark_ratio = self.mark_ratio or 0.5
+            if not self.target:  # the target already makes it shrink
+                self.mark_ratio = self.mark_ratio or 0.5
             self.epochs = min(self.epochs, 4)
             self.freeze_from = min(self.freeze_from, 1)
             self.finetune_epochs = min(self.finetune_epochs, 2)

@@ -71,3 +71,9 @@ def test_paths_may_be_given_as_pathlib_paths(tmp_path):
     config = CompressConfig(data=tmp_path / "images")
     assert config.data == str(tmp_path / "images")
     assert config.to_dict()["data"] == str(tmp_path / "images")
+
+
+def test_fast_marks_half_the_channels_only_without_a_target():
+    assert CompressConfig(fast=True).mark_ratio == 0.5
+    assert CompressConfig(fast=True, target=0.5).mark_ratio == 0.0
+    assert CompressConfig(fast=True, target=0.5, mark_ratio=0.2).mark_ratio == 0.2
