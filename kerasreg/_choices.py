@@ -3,10 +3,11 @@
 Kept free of imports, so the CLI can offer them as `choices` without
 loading TensorFlow; the library modules re-export them where they are
 documented (`kerasreg.compression.export.QUANTIZATIONS`,
-`kerasreg.tuning.TUNERS`, `kerasreg.training.PRECISIONS`).
+`kerasreg.tuning.TUNERS`, `kerasreg.training.PRECISIONS`,
+`kerasreg.compression.slimming.UNITS`).
 """
 
-__all__ = ["QUANTIZATIONS", "PRECISIONS", "TUNERS", "STRATEGIES"]
+__all__ = ["QUANTIZATIONS", "PRECISIONS", "TUNERS", "STRATEGIES", "TARGET_UNITS"]
 
 # TFLite export schemes: float32, float16 weights, dynamic-range (int8
 # weights), int8 with float input/output, and int8 input/output too.
@@ -20,3 +21,7 @@ TUNERS = ("coarse-to-fine", "random", "bayesian", "hyperband")
 
 # `kerasreg.distribute.strategy` kinds.
 STRATEGIES = ("mirrored", "multiworker", "ps")
+
+# What `NetworkSlimming(target=...)` counts: parameters, multiply-accumulates
+# per example, or BatchNormalization channels.
+TARGET_UNITS = ("params", "macs", "channels")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kerasreg._choices import TARGET_UNITS
 from kerasreg.cli._common import (
     _check_model_name,
     _common_data_args,
@@ -56,7 +57,7 @@ def add_slim(subparsers):
     )
     parser.add_argument(
         "--target-unit",
-        choices=["params", "macs"],
+        choices=TARGET_UNITS,
         default="params",
         help="what --target counts (default: params)",
     )

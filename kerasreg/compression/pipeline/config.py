@@ -7,7 +7,7 @@ import os
 
 __all__ = ["CompressConfig", "load_config", "flag_fields", "QUANTIZATIONS"]
 
-from kerasreg._choices import QUANTIZATIONS  # noqa: E402
+from kerasreg._choices import QUANTIZATIONS, TARGET_UNITS  # noqa: E402
 
 
 def _field(default, help):
@@ -66,7 +66,7 @@ class CompressConfig:
             `NetworkSlimming(target=...)` instead of a fixed `l1` (which it
             replaces): the size is reached whatever the data size, optimizer
             or learning rate. `0` (the default) keeps the `l1` mode.
-        target_unit: what `target` counts: `"params"` or `"macs"`.
+        target_unit: what `target` counts: `"params"`, `"macs"` or `"channels"`.
         epochs: baseline epochs.
         freeze_from: first epoch of sign-flip freezing; in target mode, the
             epoch by which the target's channels reach zero.
@@ -100,7 +100,9 @@ class CompressConfig:
     target: float = _field(
         0.0, "fraction of params (or MACs) to remove, replacing --l1; 0 is off"
     )
-    target_unit: str = _field("params", "what --target counts: params or macs")
+    target_unit: str = _field(
+        "params", "what --target counts: params, macs or channels"
+    )
     epochs: int = _field(30, "baseline epochs")
     freeze_from: int = _field(10, "first epoch of sign-flip freezing")
     mark_ratio: float = _field(0.0, "also mark this global fraction of channels")
@@ -166,9 +168,9 @@ class CompressConfig:
             raise ValueError(
                 f"Expected 0 <= target < 1. Received: target={self.target}"
             )
-        if self.target_unit not in ("params", "macs"):
+        if self.target_unit not in TARGET_UNITS:
             raise ValueError(
-                "Expected target_unit to be 'params' or 'macs'. Received: "
+                f"Expected target_unit to be one of {', '.join(TARGET_UNITS)}. Received: "
                 f"target_unit={self.target_unit!r}"
             )
         if self.slims_by_penalty and not 0 <= self.freeze_from < self.epochs:

@@ -147,9 +147,10 @@ class NetworkSlimming(keras.callbacks.Callback):
             Defaults to `False`.
         target: fraction of the model to remove, in (0, 1), instead of a
             fixed `l1`. Defaults to `None`.
-        target_unit: what `target` counts: `"params"` (parameters) or
-            `"macs"` (multiply-accumulates per example). Defaults to
-            `"params"`.
+        target_unit: what `target` counts: `"params"` (parameters),
+            `"macs"` (multiply-accumulates per example) or `"channels"`
+            (BatchNormalization channels, as Liu et al. count "70% of the
+            channels pruned"). Defaults to `"params"`.
 
     Example:
 

@@ -3,8 +3,8 @@
 `select_for_target` ranks every removable channel class by the largest |γ|
 of its coupled BatchNormalization layers (the residual stream included),
 and finds the smallest |γ| threshold at which `shrink` would remove the
-requested fraction of parameters or MACs, counted on the shrink plan
-(`ShrinkPlan.cost`) without building anything. `mark_for_target` zeroes
+requested fraction of parameters, MACs or BatchNormalization channels,
+counted on the shrink plan (`ShrinkPlan.cost`) without building anything. `mark_for_target` zeroes
 those γ. `NetworkSlimming(target=...)` uses both every epoch to steer
 training toward the target (see `TargetSchedule`).
 """
@@ -17,6 +17,7 @@ import numpy as np
 from keras import ops
 
 from kerasreg import metrics
+from kerasreg._choices import TARGET_UNITS
 from kerasreg.compression.slimming.channel_marking import (
     _coupled_scores,
     batchnorm_layers,
@@ -31,7 +32,7 @@ __all__ = [
     "UNITS",
 ]
 
-UNITS = ("params", "macs")
+UNITS = TARGET_UNITS
 
 
 @dataclasses.dataclass
@@ -42,7 +43,7 @@ class TargetSelection:
         masks: `{layer name: bool array}`, True for a channel to remove.
         threshold: the coupled |γ| at or below which channels go.
         removed: the fraction of the unit that `shrink` removes with them.
-        unit: `"params"` or `"macs"`.
+        unit: `"params"`, `"macs"` or `"channels"`.
     """
 
     masks: dict
@@ -68,7 +69,7 @@ def select_for_target(model, target, unit="params", layers=None, exact=True):
     Args:
         model: a built functional or Sequential `keras.Model`; not modified.
         target: the fraction to remove, in (0, 1).
-        unit: `"params"` or `"macs"`. Defaults to `"params"`.
+        unit: `"params"`, `"macs"` or `"channels"`. Defaults to `"params"`.
         layers: names of BatchNormalization layers to choose from; all by
             default.
         exact: count on the model `shrink` would build, where folding the
@@ -100,24 +101,23 @@ def select_for_target(model, target, unit="params", layers=None, exact=True):
     # when its coupled score is.
     scores = _coupled_scores(model, bns, [_abs_gamma(bn) for bn in bns])
     candidates = np.unique(np.concatenate(scores))
-    full = (metrics.count_params if unit == "params" else metrics.count_flops)(model)
-    index = UNITS.index(unit)
+    full = _full_count(model, unit, bns)
 
     def removed(i, settle):
         plan = plan_shrink(model, threshold=float(candidates[i]), strict=False)
         masks = _removed_masks(plan, bns)
         if not settle:
-            return 1.0 - plan.cost(settle=False)[index] / full, masks
+            return 1.0 - _kept(plan, unit, bns, settle=False) / full, masks
         # Settle on the model as marking leaves it, those γ at 0: folding
         # their constants may keep a carrier channel or two.
         originals = [ops.convert_to_numpy(bn.gamma) for bn in bns]
         try:
             _zero_gammas(bns, masks)
-            cost = plan_shrink(model, strict=False).cost()[index]
+            kept = _kept(plan_shrink(model, strict=False), unit, bns)
         finally:
             for bn, gamma in zip(bns, originals):
                 bn.gamma.assign(gamma)
-        return 1.0 - cost / full, masks
+        return 1.0 - kept / full, masks
 
     def search(low, settle):  # the smallest threshold that reaches the target
         high = len(candidates) - 1
@@ -192,7 +192,28 @@ def check_target(target, unit):
         )
 
 
-_UNIT_NAMES = {"params": "parameters", "macs": "multiply-accumulates (MACs)"}
+_UNIT_NAMES = {
+    "params": "parameters",
+    "macs": "multiply-accumulates (MACs)",
+    "channels": "BatchNormalization channels",
+}
+
+
+def _full_count(model, unit, bns):
+    """The whole model's count in `unit` (`bns`: the layers "channels" counts)."""
+    if unit == "channels":
+        return sum(int(bn.gamma.shape[0]) for bn in bns)
+    return (metrics.count_params if unit == "params" else metrics.count_flops)(model)
+
+
+def _kept(plan, unit, bns, settle=True):
+    """What `plan`'s shrunk model keeps, in `unit`."""
+    if unit != "channels":
+        return plan.cost(settle=settle)[UNITS.index(unit)]
+    if settle:
+        plan.settle()
+    removed = sum(int(mask.sum()) for mask in _removed_masks(plan, bns).values())
+    return _full_count(None, unit, bns) - removed
 
 
 def _abs_gamma(bn):
@@ -240,7 +261,7 @@ class TargetSchedule:
 
     Args:
         target: fraction to remove, in (0, 1).
-        unit: `"params"` or `"macs"`.
+        unit: `"params"`, `"macs"` or `"channels"`.
         layers: BatchNormalization names, or `None` for all.
     """
 
@@ -329,9 +350,9 @@ class TargetSchedule:
         """Mark again if `shrink` would remove less than the target."""
         from kerasreg.compression.surgery.shrink_plan import plan_shrink
 
-        count = metrics.count_params if self.unit == "params" else metrics.count_flops
-        kept = plan_shrink(model, strict=False).cost()[UNITS.index(self.unit)]
-        if 1.0 - kept / count(model) < self.target:
+        bns = batchnorm_layers(model, self.layers)
+        kept = _kept(plan_shrink(model, strict=False), self.unit, bns)
+        if 1.0 - kept / _full_count(model, self.unit, bns) < self.target:
             mark_for_target(model, self.target, self.unit, self.layers)
 
 

@@ -129,7 +129,7 @@ def slim(
         verbose: passed to `fit`. Defaults to `0`.
         target: remove this fraction of the model instead of using a fixed
             `l1` (`NetworkSlimming(target=...)`). Defaults to `None`.
-        target_unit: `"params"` or `"macs"`. Defaults to `"params"`.
+        target_unit: `"params"`, `"macs"` or `"channels"`. Defaults to `"params"`.
         recipe: train with a CIFAR recipe (`kerasreg.models.recipes`: SGD
             with momentum and cosine decay, weight decay, crop and flip)
             instead of Adam; a `Recipe` or a model name such as

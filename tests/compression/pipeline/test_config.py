@@ -25,7 +25,7 @@ from kerasreg.compression.pipeline import CompressConfig, load_config
         ({"target": 1.0}, r"Expected 0 <= target < 1. Received: target=1.0"),
         (
             {"target": 0.5, "target_unit": "flops"},
-            r"Expected target_unit to be 'params' or 'macs'. "
+            r"Expected target_unit to be one of params, macs, channels. "
             r"Received: target_unit='flops'",
         ),
         (

@@ -43,6 +43,24 @@ def test_shrink_removes_the_target_after_marking(unit):
     np.testing.assert_allclose(small(x), model(x), atol=1e-4)
 
 
+def _bn_channels(model):
+    return sum(bn.gamma.shape[0] for bn in batchnorm_layers(model))
+
+
+@pytest.mark.parametrize("model_fn", [tiny_cnn, lambda: models.vgg((16, 16, 3), 10)])
+def test_a_channel_target_counts_batchnorm_channels(model_fn):
+    model = model_fn()
+    _random_gammas(model, seed=4)
+    x = np.random.default_rng(1).normal(size=(4, *model.input_shape[1:]))
+    selection = mark_for_target(model, 0.7, unit="channels")
+    small = shrink(model)
+    removed = 1 - _bn_channels(small) / _bn_channels(model)
+    assert selection.unit == "channels"
+    assert selection.removed == pytest.approx(removed, abs=1e-9)
+    assert 0.7 <= removed < 0.75
+    np.testing.assert_allclose(small(x), model(x), atol=1e-4)
+
+
 def test_selection_takes_the_smallest_coupled_gammas():
     model = tiny_cnn()
     _random_gammas(model, seed=2)
@@ -80,7 +98,7 @@ def test_bad_targets():
         select_for_target(model, 1.5)
     with pytest.raises(
         ValueError,
-        match=r"Expected target_unit to be one of params, macs. Received: "
+        match=r"Expected target_unit to be one of params, macs, channels. Received: "
         r"target_unit='flops'",
     ):
         select_for_target(model, 0.5, unit="flops")
