@@ -30,9 +30,10 @@ Parts:
           fine-tunes at the full training rate (learning-rate rewinding,
           Renda et al. 2020); choose them with `--validation 1000`, which
           trains on 4,000 of the subset and tests on the other 1,000.
-  vgg     vgg11, `target=0.85` of the parameters. Target: at least 70% of
-          the channels and 85% of the parameters removed at no more than
-          0.5 points below the unpruned model.
+  vgg     vgg11, `target=0.85` of the parameters (`--vgg-target`,
+          `--vgg-unit channels` to count BatchNormalization channels).
+          Target: at least 70% of the channels and 85% of the parameters
+          removed at no more than 0.5 points below the unpruned model.
   selection  at about 50%, 70% and 90% of the parameters removed: slimming
           against (a) plain global γ pruning of the plainly trained model
           (λ = 0), (b) random channels and (c) L1-norm filters (Li et al.
@@ -332,9 +333,9 @@ def part_resnet(args):
 
 
 def part_vgg(args):
-    name, target = "vgg11", 0.85
+    name = "vgg11"
     reference = plain_reference(name, args, "sgd")
-    full, small, before, after = slimmed(name, args, target)
+    full, small, before, after = slimmed(name, args, args.vgg_target, args.vgg_unit)
     base = reference["test_accuracy"]
     params_removed = 1 - metrics.count_params(small) / metrics.count_params(full)
     channels = channel_fraction(full, small)
@@ -342,6 +343,7 @@ def part_vgg(args):
     return emit(
         part="vgg",
         model=name,
+        target=f"{args.vgg_target:g} of the {args.vgg_unit}",
         unpruned_accuracy=base,
         slimmed_accuracy_before_finetune=before["test_accuracy"],
         accuracy=after["test_accuracy"],
@@ -457,9 +459,18 @@ def main(argv=None):
     )
     parser.add_argument(
         "--unit",
-        choices=["params", "macs"],
+        choices=["params", "macs", "channels"],
         default="params",
         help="resnet: what --target counts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--vgg-target", type=float, default=0.85, help="vgg: (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--vgg-unit",
+        choices=["params", "macs", "channels"],
+        default="params",
+        help="vgg: what --vgg-target counts (default: %(default)s)",
     )
     parser.add_argument(
         "--finetune-lr",
