@@ -85,6 +85,7 @@ import numpy as np  # noqa: E402
 from kerasreg import metrics, training  # noqa: E402
 from kerasreg.compression import NetworkSlimming, shrink  # noqa: E402
 from kerasreg.compression.slimming import batchnorm_layers  # noqa: E402
+from kerasreg.compression.slimming.target import UNITS  # noqa: E402
 from kerasreg.compression.surgery import plan_shrink  # noqa: E402
 from kerasreg.models.recipes import recipe_for  # noqa: E402
 
@@ -459,7 +460,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--unit",
-        choices=["params", "macs", "channels"],
+        choices=UNITS,
         default="params",
         help="resnet: what --target counts (default: %(default)s)",
     )
@@ -468,7 +469,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--vgg-unit",
-        choices=["params", "macs", "channels"],
+        choices=UNITS,
         default="params",
         help="vgg: what --vgg-target counts (default: %(default)s)",
     )

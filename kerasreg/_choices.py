@@ -4,7 +4,7 @@ Kept free of imports, so the CLI can offer them as `choices` without
 loading TensorFlow; the library modules re-export them where they are
 documented (`kerasreg.compression.export.QUANTIZATIONS`,
 `kerasreg.tuning.TUNERS`, `kerasreg.training.PRECISIONS`,
-`kerasreg.compression.slimming.UNITS`).
+`kerasreg.compression.slimming.target.UNITS`).
 """
 
 __all__ = ["QUANTIZATIONS", "PRECISIONS", "TUNERS", "STRATEGIES", "TARGET_UNITS"]
