@@ -4,7 +4,8 @@ Runs, in one process and one after the other:
 
 1. **plain**: `resnet20` trained plainly for `--epochs + --finetune-epochs`
    with the settings `compress` trains with (Adam at its learning rate,
-   batch 64, the test split scored after every epoch), timed;
+   batch 64, or `--recipe`'s SGD and augmentation; the test split scored
+   after every epoch), timed;
 2. **reference**: `kerasreg.compression.compress(model="resnet20",
    target=--target, ...)` on the same folder, what
    `kerasreg compress --model resnet20 --data <folder> --target 0.7` runs:
@@ -21,7 +22,8 @@ wall time of 2 at most 2.5x that of 1. Prints one JSON line per run and a
 summary; `compress`'s artefacts and reports stay under
 `runs/compress_cifar/`.
 
-    python benchmarks/bench_compress_cifar.py                 # default subset
+    python benchmarks/bench_compress_cifar.py                 # default subset, Adam
+    python benchmarks/bench_compress_cifar.py --recipe resnet20   # its SGD + crop/flip
     python benchmarks/bench_compress_cifar.py --train-subset 46000   # all images (GPU)
 """
 
@@ -51,7 +53,7 @@ def emit(**row):
     return row
 
 
-def train_plainly(folder, epochs, seed):
+def train_plainly(folder, epochs, seed, recipe):
     """resnet20 trained as `compress` trains it, for `epochs`; timed."""
     import keras
 
@@ -63,10 +65,16 @@ def train_plainly(folder, epochs, seed):
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     model = models.build("resnet20", data.input_shape, data.num_classes)
-    training.compile_model(model, defaults.learning_rate)
-    training.fit(
-        model, data, epochs=epochs, batch_size=defaults.batch_size, verbose=0, seed=seed
+    model, settings = training.compile_for(
+        model,
+        data,
+        epochs,
+        defaults.learning_rate,
+        defaults.batch_size,
+        recipe or None,
+        seed,
     )
+    training.fit(model, data, epochs=epochs, verbose=0, **{"seed": seed, **settings})
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "accuracy": training.evaluate(model, data)}
 
@@ -108,12 +116,19 @@ def main(argv=None):
     parser.add_argument("--user-epochs", type=int, default=10)
     parser.add_argument("--target", type=float, default=0.7)
     parser.add_argument("--out", default=str(cifar.RUNS / "compress_cifar"))
+    parser.add_argument(
+        "--recipe",
+        default="",
+        help="compress --recipe for every run, plain included ('' is Adam)",
+    )
     parser.add_argument("--verbose", type=int, default=0)
     args = cifar.add_cifar_args(parser).parse_args(argv)
     folder = cifar.data_folder(args)
-    out = Path(args.out) / f"n{args.train_subset}_e{args.epochs}_s{args.seed}"
+    tag = f"_{args.recipe}" if args.recipe else ""
+    out = Path(args.out) / f"n{args.train_subset}_e{args.epochs}_s{args.seed}{tag}"
     common = dict(
         data=folder,
+        recipe=args.recipe,
         target=args.target,
         finetune_epochs=args.finetune_epochs,
         quantize=("float32", "int8"),
@@ -122,7 +137,9 @@ def main(argv=None):
     plain = emit(
         run="plain",
         epochs=args.epochs + args.finetune_epochs,
-        **train_plainly(folder, args.epochs + args.finetune_epochs, args.seed),
+        **train_plainly(
+            folder, args.epochs + args.finetune_epochs, args.seed, args.recipe
+        ),
     )
     reference = run_compress(
         out / "resnet20",
@@ -146,6 +163,7 @@ def main(argv=None):
     return emit(
         run="summary",
         train_images=args.train_subset,
+        recipe=args.recipe or "adam",
         size_ratio=reference["size_ratio"],
         drop_points=reference["drop_points"],
         time_ratio=reference["time_ratio"],

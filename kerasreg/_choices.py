@@ -4,10 +4,18 @@ Kept free of imports, so the CLI can offer them as `choices` without
 loading TensorFlow; the library modules re-export them where they are
 documented (`kerasreg.compression.export.QUANTIZATIONS`,
 `kerasreg.tuning.TUNERS`, `kerasreg.training.PRECISIONS`,
-`kerasreg.compression.slimming.target.UNITS`).
+`kerasreg.compression.slimming.target.UNITS`,
+`kerasreg.models.recipes.RECIPES`).
 """
 
-__all__ = ["QUANTIZATIONS", "PRECISIONS", "TUNERS", "STRATEGIES", "TARGET_UNITS"]
+__all__ = [
+    "QUANTIZATIONS",
+    "PRECISIONS",
+    "TUNERS",
+    "STRATEGIES",
+    "TARGET_UNITS",
+    "RECIPES",
+]
 
 # TFLite export schemes: float32, float16 weights, dynamic-range (int8
 # weights), int8 with float input/output, and int8 input/output too.
@@ -25,3 +33,6 @@ STRATEGIES = ("mirrored", "multiworker", "ps")
 # What `NetworkSlimming(target=...)` counts: parameters, multiply-accumulates
 # per example, or BatchNormalization channels.
 TARGET_UNITS = ("params", "macs", "channels")
+
+# Reference models with a CIFAR-10 training recipe (`kerasreg.models.recipes`).
+RECIPES = ("resnet20", "resnet56", "vgg11", "mobilenetv2")

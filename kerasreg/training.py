@@ -360,9 +360,14 @@ def compile_for(model, dataset, epochs, learning_rate, batch_size, recipe, seed=
 
 
 def _recipe(recipe, epochs):
-    """A `Recipe` (by value or model name) whose cosine decay spans `epochs`."""
+    """A `Recipe` (by value or model name) whose cosine decay spans `epochs`.
+
+    A fit shorter than twice the recipe's warm-up warms up for half its
+    epochs (rounded down), so that the decay keeps at least half the fit.
+    """
     import dataclasses
 
     if isinstance(recipe, str):
         recipe = recipes.recipe_for(recipe)
-    return dataclasses.replace(recipe, epochs=epochs)
+    warmup = min(recipe.warmup_epochs, epochs // 2)
+    return dataclasses.replace(recipe, epochs=epochs, warmup_epochs=warmup)

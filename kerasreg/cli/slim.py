@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kerasreg._choices import TARGET_UNITS
+from kerasreg._choices import RECIPES, TARGET_UNITS
 from kerasreg.cli._common import (
     _check_model_name,
     _common_data_args,
@@ -28,7 +28,7 @@ def add_slim_args(parser):
     )
     parser.add_argument(
         "--recipe",
-        choices=["resnet20", "resnet56", "vgg11", "mobilenetv2"],
+        choices=RECIPES,
         default=None,
         help="train with this model's CIFAR recipe (SGD with momentum, cosine "
         "decay, weight decay, crop and flip) instead of Adam; fine-tuning uses "

@@ -24,10 +24,12 @@ import dataclasses
 
 import keras
 
+from kerasreg._choices import RECIPES
 from kerasreg.regularizers import regularize
 
 __all__ = [
     "Recipe",
+    "RECIPES",
     "recipe_for",
     "finetune_recipe",
     "make_optimizer",

@@ -62,6 +62,28 @@ def test_warmup_rises_linearly_then_decays_over_the_remaining_epochs():
         assert np.isclose(float(optimizer.learning_rate), expected, atol=1e-7), step
 
 
+def test_a_fit_shorter_than_twice_the_warmup_warms_up_for_half_of_it():
+    from kerasreg import data, training
+
+    digits = data.load("digits")  # 1,437 training images: 12 steps of 128
+    model = models.build("cnn-tiny", digits.input_shape, digits.num_classes)
+    model, batch_size, _ = training.compile_with_recipe(model, digits, "vgg11", 3)
+    assert batch_size == 128
+    optimizer = model.optimizer
+    for step, expected in [(0, 0.0), (6, 0.05), (12, 0.1), (24, 0.05), (36, 0.0)]:
+        optimizer.iterations.assign(step)
+        assert np.isclose(float(optimizer.learning_rate), expected, atol=1e-7), step
+
+
+def test_every_recipe_is_offered_as_a_choice():
+    from kerasreg import _choices
+
+    assert recipes.RECIPES == _choices.RECIPES
+    assert [recipes.recipe_for(name).optimizer for name in recipes.RECIPES] == [
+        "sgd"
+    ] * 4
+
+
 def test_finetune_recipe_has_no_warmup():
     recipe = recipes.finetune_recipe(recipes.Recipe(warmup_epochs=5))
     assert (recipe.learning_rate, recipe.warmup_epochs) == (0.01, 0)

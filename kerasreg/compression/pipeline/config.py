@@ -7,7 +7,7 @@ import os
 
 __all__ = ["CompressConfig", "load_config", "flag_fields", "QUANTIZATIONS"]
 
-from kerasreg._choices import QUANTIZATIONS, TARGET_UNITS  # noqa: E402
+from kerasreg._choices import QUANTIZATIONS, RECIPES, TARGET_UNITS  # noqa: E402
 
 
 def _field(default, help):
@@ -90,6 +90,13 @@ class CompressConfig:
             learned ranges instead of post-training calibration. `0` (the
             default) skips the stage.
         quantize: TFLite variants of the final model to export.
+        recipe: train `original` and `slim` with this reference model's
+            CIFAR recipe (`kerasreg.models.recipes`: SGD with momentum,
+            cosine decay, coupled weight decay, crop-and-flip augmentation,
+            its batch size) instead of Adam, fine-tune with it at a tenth of
+            its rate, and run `qat` with it as `qat(recipe=...)` does.
+            `learning_rate` and `batch_size` then apply to the `distill`
+            and `prune` stages only. `""` (the default) trains with Adam.
         learning_rate, batch_size, seed: training settings.
         fast: a smoke run of about a minute (few epochs everywhere).
     """
@@ -117,6 +124,9 @@ class CompressConfig:
     qat_epochs: int = _field(0, "quantization-aware fine-tuning epochs; 0 skips")
     quantize: tuple = _field(
         ("float32", "float16", "int8"), "comma-separated TFLite variants to export"
+    )
+    recipe: str = _field(
+        "", "train with this model's CIFAR recipe (SGD, crop+flip) instead of Adam"
     )
     learning_rate: float = _field(3e-3, "Adam learning rate")
     batch_size: int = _field(64, "batch size")
@@ -146,6 +156,7 @@ class CompressConfig:
 
     def validate(self):
         """Raise `ValueError` for impossible settings, before any training."""
+        self._check_names()
         if self.model not in _model_names():
             if self.model.endswith(".keras") or os.path.exists(self.model):
                 if not os.path.isfile(self.model):
@@ -168,11 +179,6 @@ class CompressConfig:
             raise ValueError(
                 f"Expected 0 <= target < 1. Received: target={self.target}"
             )
-        if self.target_unit not in TARGET_UNITS:
-            raise ValueError(
-                f"Expected target_unit to be one of {', '.join(TARGET_UNITS)}. Received: "
-                f"target_unit={self.target_unit!r}"
-            )
         if self.slims_by_penalty and not 0 <= self.freeze_from < self.epochs:
             raise ValueError(
                 f"freeze_from={self.freeze_from} must lie in [0, epochs={self.epochs})."
@@ -189,14 +195,29 @@ class CompressConfig:
             raise ValueError(
                 "prune_sparsity > 0 needs prune_epochs >= 1 to reach the sparsity."
             )
+        if self.student != "shrunk" and self.distill_epochs == 0:
+            raise ValueError(
+                f"student={self.student!r} is a fresh model and needs distill_epochs >= 1."
+            )
+        if self.temperature <= 0:
+            raise ValueError(f"Expected temperature > 0. Received: {self.temperature}")
+
+    def _check_names(self):
+        """Raise `ValueError` for a name outside its set of choices."""
+        if self.target_unit not in TARGET_UNITS:
+            raise ValueError(
+                f"Expected target_unit to be one of {', '.join(TARGET_UNITS)}. Received: "
+                f"target_unit={self.target_unit!r}"
+            )
         if self.student != "shrunk" and self.student not in _model_names():
             raise ValueError(
                 f"Unknown student: student={self.student!r}. Expected 'shrunk' or one "
                 f"of {', '.join(_model_names())}."
             )
-        if self.student != "shrunk" and self.distill_epochs == 0:
+        if self.recipe and self.recipe not in RECIPES:
             raise ValueError(
-                f"student={self.student!r} is a fresh model and needs distill_epochs >= 1."
+                f"Unknown recipe: recipe={self.recipe!r}. Expected one of "
+                f"{', '.join(RECIPES)}, or '' for Adam."
             )
         unknown = [q for q in self.quantize if q not in QUANTIZATIONS]
         if unknown or not self.quantize:
@@ -204,8 +225,6 @@ class CompressConfig:
                 f"Unknown quantization {unknown or self.quantize}. Expected a non-empty "
                 f"list from {', '.join(QUANTIZATIONS)}."
             )
-        if self.temperature <= 0:
-            raise ValueError(f"Expected temperature > 0. Received: {self.temperature}")
 
     @property
     def slims_by_penalty(self):

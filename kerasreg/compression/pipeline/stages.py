@@ -12,8 +12,9 @@ from kerasreg import _io
 from kerasreg import data as data_lib
 from kerasreg import models as models_lib
 from kerasreg.compression.export import calibration_images
+from kerasreg.models.recipes import finetune_recipe
 from kerasreg.saving import load_model
-from kerasreg.training import compile_model, fit
+from kerasreg.training import compile_for, compile_model, fit
 
 __all__ = ["StageRunner"]
 
@@ -38,7 +39,8 @@ class StageRunner:
                    the original for comparison.
 
     `slim`, `shrink` and `finetune` are skipped when `l1`, `target` and
-    `mark_ratio` are all 0.
+    `mark_ratio` are all 0. With `recipe`, `original`, `slim`, `finetune`
+    and `qat` train with that CIFAR recipe's SGD and augmentation.
     """
 
     KERAS_STAGES = (
@@ -92,15 +94,38 @@ class StageRunner:
 
     # -- training stages ------------------------------------------------------
 
-    def _fit(self, model, epochs, callbacks=()):
+    @property
+    def recipe(self):
+        """The CIFAR recipe the training stages use, or `None` (Adam)."""
+        return self.config.recipe or None
+
+    def _compiled(self, model, epochs, recipe):
+        """`model` compiled for `epochs`, and the settings to fit it with.
+
+        Adam at the config's rate, or `recipe`'s SGD on a copy of `model`
+        that carries its weight decay, with its batch size and augmentation.
+        """
+        c = self.config
+        return compile_for(
+            model, self.dataset, epochs, c.learning_rate, c.batch_size, recipe, c.seed
+        )
+
+    def _fit(self, model, epochs, callbacks=(), settings=None):
+        settings = {"seed": self.config.seed, **(settings or {})}
+        settings.setdefault("batch_size", self.config.batch_size)
         return fit(
             model,
             self.dataset,
             epochs=epochs,
-            batch_size=self.config.batch_size,
             callbacks=callbacks,
             verbose=self.verbose,
-            seed=self.config.seed,
+            **settings,
+        )
+
+    def _build(self):
+        c = self.config
+        return models_lib.build(
+            c.model, self.dataset.input_shape, self.dataset.num_classes
         )
 
     def _save_history(self, stage, history):
@@ -118,8 +143,8 @@ class StageRunner:
             _io.save_model(model, self.path("original.keras"))
             return {"source": os.path.abspath(c.model)}
         keras.utils.set_random_seed(c.seed)
-        model = _fresh(c.model, self.dataset, c.learning_rate)
-        self._save_history("original", self._fit(model, c.epochs))
+        model, settings = self._compiled(self._build(), c.epochs, self.recipe)
+        self._save_history("original", self._fit(model, c.epochs, settings=settings))
         _io.save_model(model, self.path("original.keras"))
         return {"source": c.model, "epochs": c.epochs}
 
@@ -129,9 +154,10 @@ class StageRunner:
         c = self.config
         keras.utils.set_random_seed(c.seed)
         if self.user_model:
-            model = compile_model(_load(self.path("original.keras")), c.learning_rate)
+            model = _load(self.path("original.keras"))
         else:
-            model = _fresh(c.model, self.dataset, c.learning_rate)
+            model = self._build()
+        model, settings = self._compiled(model, c.epochs, self.recipe)
         if c.target > 0:
             slimming = NetworkSlimming(
                 target=c.target,
@@ -142,7 +168,7 @@ class StageRunner:
             slimming = NetworkSlimming(
                 c.l1, freeze_from_epoch=c.freeze_from if c.l1 > 0 else None
             )
-        history = self._fit(model, c.epochs, [slimming])
+        history = self._fit(model, c.epochs, [slimming], settings)
         gammas = {
             name: np.stack([epoch[name] for epoch in slimming.gamma_history])
             for name in slimming.gamma_history[0]
@@ -170,8 +196,13 @@ class StageRunner:
     def _finetune(self):
         c = self.config
         keras.utils.set_random_seed(c.seed + 1)
-        model = compile_model(_load(self.path("shrunk.keras")), c.learning_rate)
-        self._save_history("finetune", self._fit(model, c.finetune_epochs))
+        model, settings = self._compiled(
+            _load(self.path("shrunk.keras")),
+            c.finetune_epochs,
+            finetune_recipe(self.recipe),
+        )
+        history = self._fit(model, c.finetune_epochs, settings=settings)
+        self._save_history("finetune", history)
         _io.save_model(model, self.path("finetuned.keras"))
 
     def _distill(self):
@@ -232,6 +263,7 @@ class StageRunner:
             epochs=c.qat_epochs,
             learning_rate=c.learning_rate / 30,
             batch_size=c.batch_size,
+            recipe=self.recipe,
             seed=c.seed + 4,
             verbose=self.verbose,
         )

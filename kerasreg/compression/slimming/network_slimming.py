@@ -26,12 +26,13 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasreg.compression.slimming.advice import lambda_advice
 from kerasreg.compression.slimming.channel_marking import (
     _check_marking,
     batchnorm_layers,
     mark_channels,
 )
-from kerasreg.compression.slimming.target import TargetSchedule, lambda_advice
+from kerasreg.compression.slimming.target import TargetSchedule
 
 __all__ = ["NetworkSlimming", "GammaL1Regularizer", "SignFlipFreeze"]
 
@@ -123,8 +124,9 @@ class NetworkSlimming(keras.callbacks.Callback):
     epochs by default), then freezes them, and marks them at the end (see
     `TargetSchedule`). Plain λ mode cannot promise a size: whether γ reaches
     zero depends on λ times the learning rate and the number of updates; if
-    nothing would be removed at the end of training, it warns and suggests
-    a λ or a target.
+    nothing would be removed at the end of training, or nearly everything
+    (more than 90% of the channels, or a whole layer), it warns and
+    suggests a λ or a target.
 
     Args:
         l1: the penalty strength λ ≥ 0. The seed sweeps 0 to 1e-3. Pass

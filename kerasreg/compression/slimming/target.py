@@ -28,7 +28,6 @@ __all__ = [
     "TargetSchedule",
     "select_for_target",
     "mark_for_target",
-    "lambda_advice",
     "UNITS",
 ]
 
@@ -354,31 +353,3 @@ class TargetSchedule:
         kept = _kept(plan_shrink(model, strict=False), self.unit, bns)
         if 1.0 - kept / _full_count(model, self.unit, bns) < self.target:
             mark_for_target(model, self.target, self.unit, self.layers)
-
-
-def lambda_advice(model, layers, l1, lr_sum):
-    """Why a fixed λ removed nothing, and what would; `None` if it removed some.
-
-    With SGD the L1 penalty moves each γ toward zero by λ·(learning rate)
-    per update, so over a training run by at most λ·Σ lr. `lr_sum` is that
-    sum over the updates of the run.
-    """
-    if not l1:
-        return None
-    gammas = np.concatenate([_abs_gamma(bn) for bn in batchnorm_layers(model, layers)])
-    if np.any(gammas == 0.0):
-        return None
-    smallest, median = float(gammas.min()), float(np.median(gammas))
-    message = (
-        f"NetworkSlimming(l1={l1:g}): no γ reached 0, so shrink will remove "
-        f"nothing. The smallest |γ| is {smallest:.3g} and the median "
-        f"{median:.3g}. With SGD the penalty moves a γ by λ·(learning rate) "
-        f"per update, here at most {l1 * lr_sum:.3g} in all."
-    )
-    if lr_sum > 0:
-        message += f" A λ near {median / lr_sum:.2g} would bring the smaller half to 0."
-    return message + (
-        " Adaptive optimizers such as Adam scale that step themselves; "
-        "NetworkSlimming(target=0.5) removes half of the parameters with any "
-        "optimizer and no λ."
-    )

@@ -33,6 +33,11 @@ from kerasreg.compression.pipeline import CompressConfig, load_config
             r"freeze_from=30 must lie in \[0, epochs=30\)",
         ),
         (
+            {"recipe": "resnet18"},
+            r"Unknown recipe: recipe='resnet18'. Expected one of resnet20, "
+            r"resnet56, vgg11, mobilenetv2, or '' for Adam.",
+        ),
+        (
             {"mark_ratio": 1.0},
             r"Expected 0 <= mark_ratio < 1. Received: mark_ratio=1.0",
         ),

@@ -108,3 +108,41 @@ def test_target_mode_removes_the_fraction_asked_for(tmp_path):
     # The channels are dead before shrink removes them: same function.
     assert rows["shrink"]["accuracy"] == rows["slim"]["accuracy"]
     assert result["config"]["target"] == 0.5
+
+
+def test_a_recipe_trains_every_stage_with_sgd_and_augmentation(tmp_path, monkeypatch):
+    import keras
+
+    from kerasreg.saving import load_model
+
+    seen = []
+
+    def recording(model, dataset, **kwargs):
+        seen.append(
+            (
+                type(model.optimizer).__name__,
+                kwargs["batch_size"],
+                kwargs.get("augment") is not None,
+            )
+        )
+        return fit(model, dataset, **kwargs)
+
+    fit = _compress_stages.fit
+    monkeypatch.setattr(_compress_stages, "fit", recording)
+    compress(
+        tmp_path / "run",
+        verbose=0,
+        model="cnn-tiny",
+        epochs=2,
+        freeze_from=1,
+        target=0.5,
+        finetune_epochs=1,
+        recipe="vgg11",
+        learning_rate=0.5,  # Adam's rate: unused with a recipe
+        quantize="float32",
+    )
+    # original, slim and finetune: the recipe's SGD, batch 128 and crop+flip.
+    assert seen == [("SGD", 128, True)] * 3
+    finetuned = load_model(tmp_path / "run" / "finetuned.keras", compile=False)
+    convs = [x for x in finetuned.layers if isinstance(x, keras.layers.Conv2D)]
+    assert convs and all(x.kernel_regularizer.l2 == 2.5e-4 for x in convs)

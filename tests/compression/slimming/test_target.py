@@ -183,6 +183,31 @@ def test_fixed_lambda_that_removes_nothing_says_so(digits):
     assert "NetworkSlimming(target=0.5)" in messages[0]
 
 
+def test_fixed_lambda_that_removes_nearly_everything_says_so(digits):
+    keras.utils.set_random_seed(0)
+    model = tiny_cnn()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(
+            model,
+            digits,
+            NetworkSlimming(1.0, freeze_from_epoch=0),
+            2,
+            keras.optimizers.SGD(0.1),
+        )
+    messages = [str(w.message) for w in caught if "NetworkSlimming" in str(w.message)]
+    dead = np.concatenate([bn.gamma.numpy() == 0 for bn in batchnorm_layers(model)])
+    assert dead.mean() > 0.9
+    assert len(messages) == 1
+    assert messages[0].startswith(
+        f"NetworkSlimming(l1=1): {dead.mean():.0%} of the γ reached 0, every "
+        "channel of 'block1_bn', so the shrunk model will have lost most of its "
+        "function."
+    )
+    # 16 updates at learning rate 0.1: the penalty could move γ by 1.6.
+    assert "here up to 1.6 in all: try a λ ten times smaller." in messages[0]
+
+
 def test_fixed_lambda_that_removes_channels_is_quiet(digits):
     model = tiny_cnn()
     for bn in batchnorm_layers(model):
