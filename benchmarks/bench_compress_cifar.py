@@ -14,7 +14,8 @@ Runs, in one process and one after the other:
    timed end to end (export and the evaluation of every stage included);
 3. **user model**: `compress(model=<the trained original.keras of 2>)`, a
    user's trained `.keras` model, slimmed from its weights for
-   `--user-epochs` and fine-tuned for `--finetune-epochs`.
+   `--user-epochs` and fine-tuned for `--finetune-epochs`. With
+   `--user-model PATH`, this step alone, from that trained model.
 
 Targets, each from this run: the int8 file at least 8x smaller than the
 float32 file of `original` and at most 1.0 point below `original`; the
@@ -109,6 +110,23 @@ def meets(run):
     )
 
 
+def compress_user_model(args, out, model, common):
+    """Step 3: `compress(model=<a trained .keras file>)`; its JSON row."""
+    name = (
+        "user_model" if args.user_model is None else f"user_{Path(model).parent.name}"
+    )
+    user = run_compress(
+        out / name,
+        args.verbose,
+        model=str(model),
+        epochs=args.user_epochs,
+        freeze_from=2 * args.user_epochs // 3,
+        **common,
+    )
+    user["target_met"] = meets(user)
+    return emit(run="compress user model", model=str(model), **user)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
@@ -120,6 +138,10 @@ def main(argv=None):
         "--recipe",
         default="",
         help="compress --recipe for every run, plain included ('' is Adam)",
+    )
+    parser.add_argument(
+        "--user-model",
+        help="run step 3 alone, from this trained .keras model instead of step 2's",
     )
     parser.add_argument("--verbose", type=int, default=0)
     args = cifar.add_cifar_args(parser).parse_args(argv)
@@ -134,6 +156,8 @@ def main(argv=None):
         quantize=("float32", "int8"),
         seed=args.seed,
     )
+    if args.user_model:
+        return compress_user_model(args, out, args.user_model, common)
     plain = emit(
         run="plain",
         epochs=args.epochs + args.finetune_epochs,
@@ -151,15 +175,7 @@ def main(argv=None):
     )
     reference["time_ratio"] = reference["seconds"] / plain["seconds"]
     emit(run="compress resnet20", **reference)
-    user = run_compress(
-        out / "user_model",
-        args.verbose,
-        model=str(out / "resnet20" / "original.keras"),
-        epochs=args.user_epochs,
-        freeze_from=2 * args.user_epochs // 3,
-        **common,
-    )
-    emit(run="compress user model", **user)
+    user = compress_user_model(args, out, out / "resnet20" / "original.keras", common)
     return emit(
         run="summary",
         train_images=args.train_subset,
