@@ -35,7 +35,9 @@ def add_compress(subparsers):
             "--" + field.replace("_", "-"),
             type=kind,
             default=None,
-            help=f"{help} (default: {default})",
+            help=f"{help} (default: {default!r})"
+            if default == ""
+            else f"{help} (default: {default})",
         )
     return parser
 

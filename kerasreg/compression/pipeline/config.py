@@ -126,7 +126,9 @@ class CompressConfig:
         ("float32", "float16", "int8"), "comma-separated TFLite variants to export"
     )
     recipe: str = _field(
-        "", "train with this model's CIFAR recipe (SGD, crop+flip) instead of Adam"
+        "",
+        f"train with this model's CIFAR recipe (SGD, crop+flip) instead of Adam: "
+        f"{', '.join(RECIPES)}; '' is Adam",
     )
     learning_rate: float = _field(3e-3, "Adam learning rate")
     batch_size: int = _field(64, "batch size")
