@@ -25,6 +25,7 @@ summary; `compress`'s artefacts and reports stay under
 
     python benchmarks/bench_compress_cifar.py                 # default subset, Adam
     python benchmarks/bench_compress_cifar.py --recipe resnet20   # its SGD + crop/flip
+    python benchmarks/bench_compress_cifar.py --recipe resnet20 --finetune-rate 1.0
     python benchmarks/bench_compress_cifar.py --train-subset 46000   # all images (GPU)
 """
 
@@ -140,6 +141,13 @@ def main(argv=None):
         help="compress --recipe for every run, plain included ('' is Adam)",
     )
     parser.add_argument(
+        "--finetune-rate",
+        type=float,
+        default=CompressConfig().finetune_rate,
+        help="with --recipe: fine-tuning rate as a fraction of the recipe's; 1.0 "
+        "rewinds to the full rate (default: %(default)s)",
+    )
+    parser.add_argument(
         "--user-model",
         help="run step 3 alone, from this trained .keras model instead of step 2's",
     )
@@ -147,12 +155,15 @@ def main(argv=None):
     args = cifar.add_cifar_args(parser).parse_args(argv)
     folder = cifar.data_folder(args)
     tag = f"_{args.recipe}" if args.recipe else ""
+    if args.finetune_rate != CompressConfig().finetune_rate:
+        tag += f"_lr{args.finetune_rate:g}"
     out = Path(args.out) / f"n{args.train_subset}_e{args.epochs}_s{args.seed}{tag}"
     common = dict(
         data=folder,
         recipe=args.recipe,
         target=args.target,
         finetune_epochs=args.finetune_epochs,
+        finetune_rate=args.finetune_rate,
         quantize=("float32", "int8"),
         seed=args.seed,
     )
@@ -180,6 +191,7 @@ def main(argv=None):
         run="summary",
         train_images=args.train_subset,
         recipe=args.recipe or "adam",
+        finetune_rate=args.finetune_rate,
         size_ratio=reference["size_ratio"],
         drop_points=reference["drop_points"],
         time_ratio=reference["time_ratio"],

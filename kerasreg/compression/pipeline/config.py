@@ -76,6 +76,11 @@ class CompressConfig:
             is off. `fast` uses 0.5 so that the smoke run really shrinks,
             unless `target` is given.
         finetune_epochs: epochs after `shrink`; `0` skips the stage.
+        finetune_rate: with `recipe`, the fine-tuning learning rate as a
+            fraction of the recipe's: `0.1` (the default, the rate of Liu
+            et al.'s and Torch-Pruning's CIFAR scripts) or `1.0`, which
+            rewinds to the full rate (Renda et al. 2020). Without a recipe,
+            Adam fine-tunes at `learning_rate`.
         distill_epochs: epochs of distillation; `0` (the default) skips the
             stage. The teacher is the slimming-trained baseline, which the
             penalty leaves weaker than the fine-tuned shrunk model on small
@@ -114,6 +119,9 @@ class CompressConfig:
     freeze_from: int = _field(10, "first epoch of sign-flip freezing")
     mark_ratio: float = _field(0.0, "also mark this global fraction of channels")
     finetune_epochs: int = _field(15, "epochs after shrink; 0 skips the stage")
+    finetune_rate: float = _field(
+        0.1, "with --recipe: fine-tuning rate as a fraction of the recipe's (1 rewinds)"
+    )
     distill_epochs: int = _field(0, "distillation epochs; 0 skips the stage")
     student: str = _field("shrunk", "'shrunk' or a reference model name")
     temperature: float = _field(4.0, "distillation temperature T")
@@ -200,6 +208,16 @@ class CompressConfig:
         if self.student != "shrunk" and self.distill_epochs == 0:
             raise ValueError(
                 f"student={self.student!r} is a fresh model and needs distill_epochs >= 1."
+            )
+        if not 0.0 < self.finetune_rate <= 1.0:
+            raise ValueError(
+                f"Expected 0 < finetune_rate <= 1. Received: "
+                f"finetune_rate={self.finetune_rate}"
+            )
+        if self.finetune_rate != 0.1 and not self.recipe:
+            raise ValueError(
+                f"finetune_rate={self.finetune_rate} applies to a recipe's SGD; "
+                "without recipe, Adam fine-tunes at learning_rate."
             )
         if self.temperature <= 0:
             raise ValueError(f"Expected temperature > 0. Received: {self.temperature}")

@@ -199,7 +199,7 @@ class StageRunner:
         model, settings = self._compiled(
             _load(self.path("shrunk.keras")),
             c.finetune_epochs,
-            finetune_recipe(self.recipe),
+            finetune_recipe(self.recipe, divisor=1 / c.finetune_rate),
         )
         history = self._fit(model, c.finetune_epochs, settings=settings)
         self._save_history("finetune", history)

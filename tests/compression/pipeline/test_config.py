@@ -38,6 +38,15 @@ from kerasreg.compression.pipeline import CompressConfig, load_config
             r"resnet56, vgg11, mobilenetv2, or '' for Adam.",
         ),
         (
+            {"recipe": "resnet20", "finetune_rate": 0.0},
+            r"Expected 0 < finetune_rate <= 1. Received: finetune_rate=0.0",
+        ),
+        (
+            {"finetune_rate": 1.0},
+            r"finetune_rate=1.0 applies to a recipe's SGD; without recipe, Adam "
+            r"fine-tunes at learning_rate.",
+        ),
+        (
             {"mark_ratio": 1.0},
             r"Expected 0 <= mark_ratio < 1. Received: mark_ratio=1.0",
         ),

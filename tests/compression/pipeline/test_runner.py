@@ -123,6 +123,7 @@ def test_a_recipe_trains_every_stage_with_sgd_and_augmentation(tmp_path, monkeyp
                 type(model.optimizer).__name__,
                 kwargs["batch_size"],
                 kwargs.get("augment") is not None,
+                float(model.optimizer.learning_rate),  # at step 0
             )
         )
         return fit(model, dataset, **kwargs)
@@ -137,12 +138,16 @@ def test_a_recipe_trains_every_stage_with_sgd_and_augmentation(tmp_path, monkeyp
         freeze_from=1,
         target=0.5,
         finetune_epochs=1,
+        finetune_rate=0.5,
         recipe="vgg11",
         learning_rate=0.5,  # Adam's rate: unused with a recipe
         quantize="float32",
     )
-    # original, slim and finetune: the recipe's SGD, batch 128 and crop+flip.
-    assert seen == [("SGD", 128, True)] * 3
+    # original, slim and finetune: the recipe's SGD, batch 128 and crop+flip;
+    # vgg11's rate starts at 0 (warm-up), the fine-tune at half of its 0.1.
+    rates = [round(rate, 6) for *_, rate in seen]
+    assert [settings for *settings, _ in seen] == [["SGD", 128, True]] * 3
+    assert rates == [0.0, 0.0, 0.05]
     finetuned = load_model(tmp_path / "run" / "finetuned.keras", compile=False)
     convs = [x for x in finetuned.layers if isinstance(x, keras.layers.Conv2D)]
     assert convs and all(x.kernel_regularizer.l2 == 2.5e-4 for x in convs)
