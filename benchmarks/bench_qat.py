@@ -20,6 +20,11 @@ line per model, then a markdown table; fine-tuned models are cached under
     python benchmarks/bench_qat.py [--models resnet20,mobilenetv2]
         [--epochs 30] [--finetune-epochs 3] [--train-subset 5000]
     python benchmarks/bench_qat.py --calibrated runs/cifar/<run>/model.keras
+    python benchmarks/bench_qat.py --models mobilenetv2 --per-tensor
+
+`--per-tensor` also runs `qat(per_channel=False)` (one weight scale per
+kernel) against per-tensor post-training int8: where one scale per kernel
+costs accuracy (depthwise convolutions), QAT should win it back.
 
 Targets: the QAT int8 file within 0.3 points of the fine-tuned float
 model, never below post-training int8 (per channel), and top-1 agreement
@@ -101,29 +106,23 @@ def run_model(name, args):
         result = int8_accuracy(tuned, dataset, out / f"{label}.tflite", per_channel)
         row[label] = result["accuracy"]
         row[f"{label}_latency_ms"] = result["latency_ms"]
-    quantized = (
-        json.loads((out / "qat" / "metrics.json").read_text())
-        if (out / "qat" / "metrics.json").exists()
-        else None
-    )
-    if quantized is None:
-        quantized = qat(
-            trained["model_path"],
-            dataset,
-            epochs=args.finetune_epochs,
-            recipe=name,
-            seed=args.seed,
-            out=str(out / "qat"),
-        )
-        quantized = {
-            k: v for k, v in quantized.items() if k not in ("model", "history")
-        }
+    quantized = quantization_aware(name, trained, dataset, args, out / "qat", True)
     row.update(
         qat_keras=quantized["accuracy_qat"],
         qat_int8=quantized["accuracy_int8"],
         qat_agreement=quantized["agreement"],
         qat_max_logit_steps=quantized["max_logit_steps"],
     )
+    if args.per_tensor:
+        tensor = quantization_aware(
+            name, trained, dataset, args, out / "qat_per_tensor", False
+        )
+        row.update(
+            qat_per_tensor_int8=tensor["accuracy_int8"],
+            qat_per_tensor_agreement=tensor["agreement"],
+            qat_per_tensor_minus_ptq_points=100
+            * (tensor["accuracy_int8"] - row["ptq_per_tensor"]),
+        )
     drop = 100 * (row["float_finetuned"] - row["qat_int8"])
     row.update(
         qat_drop_points=drop,
@@ -134,6 +133,22 @@ def run_model(name, args):
     )
     print(json.dumps(row), flush=True)
     return row
+
+
+def quantization_aware(name, trained, dataset, args, out, per_channel):
+    """`qat` of the trained float model, or its cached metrics from `out`."""
+    if (out / "metrics.json").exists():
+        return json.loads((out / "metrics.json").read_text())
+    quantized = qat(
+        trained["model_path"],
+        dataset,
+        epochs=args.finetune_epochs,
+        recipe=name,
+        per_channel=per_channel,
+        seed=args.seed,
+        out=str(out),
+    )
+    return {k: v for k, v in quantized.items() if k not in ("model", "history")}
 
 
 def select(args):
@@ -228,6 +243,16 @@ def table(rows):
             f"{-r['qat_drop_points']:+.2f} | {100 * r['qat_agreement']:.2f}% | "
             f"{r['qat_max_logit_steps']:.1f} steps |"
         )
+    tensor = [r for r in rows if "qat_per_tensor_int8" in r]
+    if tensor:
+        lines += ["", "| model | PTQ int8 per tensor | QAT int8 per tensor | gain |"]
+        lines.append("|---|---|---|---|")
+        for r in tensor:
+            lines.append(
+                f"| {r['model']} | {100 * r['ptq_per_tensor']:.2f} | "
+                f"{100 * r['qat_per_tensor_int8']:.2f} | "
+                f"{r['qat_per_tensor_minus_ptq_points']:+.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -242,6 +267,11 @@ def main(argv=None):
         help="choose QAT's learning rate and weight decay on unseen training images",
     )
     parser.add_argument("--unseen", type=int, default=2000)
+    parser.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="also QAT with one weight scale per tensor, against per-tensor PTQ",
+    )
     parser.add_argument(
         "--calibrated",
         metavar="MODEL.keras",

@@ -34,7 +34,7 @@ def to_tflite(
     quantization=None,
     representative_data=None,
     *,
-    per_channel=True,
+    per_channel=None,
     sparse=False,
 ):
     """Convert a Keras model to a TFLite file, optionally quantized.
@@ -54,6 +54,9 @@ def to_tflite(
             carries its learned ranges and needs none.
         per_channel: int8 weights with one scale per output channel (the
             converter's default), or `False` for one scale per kernel.
+            Defaults to per channel, or for a quantization-aware model to
+            the scales it was trained with (`quantize_aware(per_channel=)`),
+            which are the only ones its file can match.
         sparse: store mostly-zero kernels (a pruned model) in TFLite's
             sparse format (`tf.lite.Optimize.EXPERIMENTAL_SPARSITY`), which
             the interpreter densifies when it loads the file: smaller files,
@@ -64,8 +67,9 @@ def to_tflite(
 
     Raises:
         ValueError: for an unknown `quantization`, missing or malformed
-            `representative_data`, or a model the converter rejects (the
-            message names the ops).
+            `representative_data`, a `per_channel` other than a
+            quantization-aware model's own, or a model the converter
+            rejects (the message names the ops).
 
     Example:
 
@@ -88,7 +92,7 @@ def convert(
     quantization=None,
     representative_data=None,
     *,
-    per_channel=True,
+    per_channel=None,
     sparse=False,
 ):
     """Like `to_tflite`, but returns the file's bytes instead of writing."""
@@ -108,6 +112,7 @@ def convert(
     if isinstance(representative_data, data_lib.BaseDataset):
         representative_data = calibration_images(model, representative_data)
     qat = is_quantization_aware(model)
+    per_channel = _per_channel(model, per_channel, qat)
     if quantization in ("int8", "int8-full") and not qat:
         calibration = _check_representative(
             representative_data, spec_shape, quantization
@@ -146,6 +151,22 @@ def convert(
                 return converter.convert()
         except Exception as error:  # ConverterError, RuntimeError from MLIR
             raise _rejected(model, quantization, error) from None
+
+
+def _per_channel(model, per_channel, qat):
+    """The weight scales of the file: the ones a QAT model trained with."""
+    from kerasreg.compression.quantization.layers import weights_per_channel
+
+    trained = weights_per_channel(model) if qat else None
+    if per_channel is None:
+        return True if trained is None else trained
+    if trained is not None and bool(per_channel) != trained:
+        raise ValueError(
+            f"Model {model.name!r} was trained quantization-aware with "
+            f"per_channel={trained}, and its file must use the same weight scales. "
+            f"Received: per_channel={per_channel}"
+        )
+    return bool(per_channel)
 
 
 def calibration_images(model, dataset, n=_CALIBRATION_SAMPLES):

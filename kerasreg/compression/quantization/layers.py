@@ -134,8 +134,21 @@ class _QuantizedWeights:
         self.kernel.constraint = _KeepZeros(self.kernel_mask)
 
     def quantized_kernel(self):
-        """The kernel as the int8 file will hold it (in float)."""
-        return fake_quantize_weights(self.kernel, self._channel_axes, self.per_channel)
+        """The kernel as the int8 file will hold it (in float).
+
+        Per tensor, through `tf.quantization.fake_quant_with_min_max_vars`
+        on `[-max|w|, max|w|]` (narrow range: the same grid): the converter
+        quantizes a bare float kernel per channel whatever it is told, and
+        takes one scale only from that op.
+        """
+        if self.per_channel:
+            return fake_quantize_weights(self.kernel, self._channel_axes)
+        import tensorflow as tf
+
+        largest = ops.stop_gradient(ops.maximum(ops.max(ops.abs(self.kernel)), 1e-12))
+        return tf.quantization.fake_quant_with_min_max_vars(
+            self.kernel, -largest, largest, num_bits=8, narrow_range=True
+        )
 
     def quantized_bias(self):
         """The bias as the int8 file will hold it (in float).
@@ -357,3 +370,27 @@ def is_quantization_aware(model):
     from kerasreg._layer_tree import leaf_layers
 
     return any(isinstance(layer, ActivationQuantizer) for layer in leaf_layers(model))
+
+
+def weights_per_channel(model):
+    """Whether a quantization-aware model's weights have per-channel scales.
+
+    `True` or `False` as `quantize_aware(per_channel=...)` built it; `None`
+    when `model` has no fake-quantized weight layer.
+
+    Raises:
+        ValueError: if its layers mix both.
+    """
+    from kerasreg._layer_tree import leaf_layers
+
+    found = {
+        layer.per_channel
+        for layer in leaf_layers(model)
+        if isinstance(layer, _QuantizedWeights)
+    }
+    if len(found) > 1:
+        raise ValueError(
+            f"Model {model.name!r} mixes per-channel and per-tensor weight scales; "
+            "a TFLite file can hold only one kind from a quantization-aware model."
+        )
+    return found.pop() if found else None

@@ -51,11 +51,25 @@ def _mobile_block():
     return _randomize_batchnorm(keras.Model(inputs, outputs, name="block"))
 
 
-def test_the_int8_file_computes_what_the_simulation_computes(tmp_path):
-    qat = calibrate(quantize_aware(_mobile_block()), X)
+def _per_channel_scales(path):
+    """The scale counts of the int8 tensors of a `.tflite` file with more than one."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    details = Interpreter(model_path=str(path)).get_tensor_details()
+    counts = [len(d["quantization_parameters"]["scales"]) for d in details]
+    return sorted(n for n, d in zip(counts, details) if d["dtype"] == np.int8 and n > 1)
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_the_int8_file_computes_what_the_simulation_computes(tmp_path, per_channel):
+    qat = calibrate(quantize_aware(_mobile_block(), per_channel=per_channel), X)
     path = to_tflite(qat, str(tmp_path / "qat.tflite"), "int8-full")
     file = TFLiteModel(path)
     assert file.input_dtype == np.int8  # full int8 with no representative data
+    # The file keeps the scales the model trained with: one per output
+    # channel of the three 8-channel kernels and the 5-unit classifier, or
+    # one per tensor everywhere.
+    assert _per_channel_scales(path) == ([5, 8, 8, 8] if per_channel else [])
     simulated = qat.predict(X, verbose=0)
     scale, _ = file.output_quantization
     steps = np.abs(file.predict(X) - simulated) / scale
@@ -63,6 +77,18 @@ def test_the_int8_file_computes_what_the_simulation_computes(tmp_path):
     # point where the simulation rounds in float32.
     assert steps.max() <= 1.0 + 1e-3
     assert np.mean(steps < 0.5) > 0.9
+
+
+def test_a_qat_model_exports_only_with_the_scales_it_trained_with(tmp_path):
+    qat = calibrate(quantize_aware(_mobile_block(), per_channel=False), X)
+    with pytest.raises(
+        ValueError,
+        match=r"Model 'block_qat' was trained quantization-aware with "
+        r"per_channel=False, and its file must use the same weight scales. "
+        r"Received: per_channel=True",
+    ):
+        to_tflite(qat, str(tmp_path / "qat.tflite"), "int8-full", per_channel=True)
+    assert not (tmp_path / "qat.tflite").exists()
 
 
 def test_the_bias_is_rounded_to_the_int32_grid_of_the_file(tmp_path):
