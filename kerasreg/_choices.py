@@ -18,8 +18,9 @@ __all__ = [
 ]
 
 # TFLite export schemes: float32, float16 weights, dynamic-range (int8
-# weights), int8 with float input/output, and int8 input/output too.
-QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int8-full")
+# weights), int8 with float input/output, int8 input/output too, and int4
+# weights with float compute (through the optional ai-edge-quantizer).
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8", "int8-full", "int4")
 
 # `keras.mixed_precision` dtype policies a model can be built under.
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")

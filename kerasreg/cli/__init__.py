@@ -95,7 +95,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("kerasreg: interrupted", file=sys.stderr)
         return 130
-    except (_UsageError, ValueError, OSError) as error:
+    except (_UsageError, ValueError, OSError, ImportError) as error:
         print(f"kerasreg {args.command}: error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -11,7 +11,7 @@ def add_export(subparsers):
         help="export a .tflite file and compare every quantization scheme",
         description="Write --out as a TFLite file quantized with --quantize, "
         "then print size, gzip size, accuracy and batch-1 latency of float32, "
-        "float16, dynamic, int8 and int8-full TFLite and Keras int8.",
+        "float16, dynamic, int8, int8-full and int4 TFLite and Keras int8.",
     )
     parser.add_argument("--model", required=True, help="a trained .keras file")
     parser.add_argument("--data", default="digits", help="(default: digits)")

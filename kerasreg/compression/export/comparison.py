@@ -26,7 +26,7 @@ __all__ = ["compare_exports", "export"]
 def compare_exports(
     model,
     data,
-    quantizations=QUANTIZATIONS,
+    quantizations=None,
     keras_int8=True,
     out_dir=None,
     latency_repeats=200,
@@ -40,7 +40,8 @@ def compare_exports(
             calibrate int8 (`calibration_images`), the test split measures
             accuracy, streamed in the model's input range.
         quantizations: schemes to export. Defaults to all of
-            `QUANTIZATIONS`.
+            `QUANTIZATIONS`, `"int4"` only when ai-edge-quantizer is
+            installed.
         keras_int8: add a row for Keras's in-framework
             `model.quantize("int8")` (Dense/EinsumDense/Embedding weights),
             measured in Keras; skipped when nothing in the model quantizes.
@@ -55,7 +56,10 @@ def compare_exports(
         `size_ratio` (to float32 TFLite), `accuracy`, `latency_ms`.
     """
     from kerasreg import report
+    from kerasreg.compression.export.int4 import int4_available
 
+    if quantizations is None:
+        quantizations = [q for q in QUANTIZATIONS if q != "int4" or int4_available()]
     data = data_lib.load(data)
     scale = data_lib.input_scale(model, data)
     rows = []

@@ -1,8 +1,9 @@
 """Quantized TFLite export of Keras 3 models: `to_tflite` and `convert`.
 
-`to_tflite` writes a `.tflite` file with one of five schemes: float32,
-float16 weights, dynamic-range (int8 weights), int8 (float input/output)
-and int8-full (int8 input and output too, for integer-only accelerators).
+`to_tflite` writes a `.tflite` file with one of six schemes: float32,
+float16 weights, dynamic-range (int8 weights), int8 (float input/output),
+int8-full (int8 input and output too, for integer-only accelerators) and
+int4 (4-bit weights, float compute; `int4.py`).
 It uses Keras's own `keras.export.ExportArchive` to write a SavedModel and
 `tf.lite.TFLiteConverter.from_saved_model` to convert it, the path that
 `model.export(format="litert")` takes, but restricted to TFLite builtin ops:
@@ -46,7 +47,10 @@ def to_tflite(
         quantization: `None` (float32), `"float16"` (float16 weights),
             `"dynamic"` (int8 weights, float activations), `"int8"` (int8
             weights and activations, float input and output) or
-            `"int8-full"` (int8 input and output too). Defaults to `None`.
+            `"int8-full"` (int8 input and output too) or `"int4"` (int4
+            weights per output channel, float compute, written by the
+            optional ai-edge-quantizer from the float32 file). Defaults to
+            `None`.
         representative_data: calibration inputs for `"int8"` and
             `"int8-full"`: a float array shaped like the model input with a
             leading batch axis (a few hundred training examples; the first
@@ -70,6 +74,7 @@ def to_tflite(
             `representative_data`, a `per_channel` other than a
             quantization-aware model's own, or a model the converter
             rejects (the message names the ops).
+        ImportError: for `"int4"` without ai-edge-quantizer installed.
 
     Example:
 
@@ -107,6 +112,8 @@ def convert(
             f"Unknown quantization={quantization!r}. Expected one of "
             f"{', '.join(map(repr, QUANTIZATIONS))}."
         )
+    if quantization == "int4":
+        return _int4(model, sparse)
     spec_shape = tuple(model.input_shape)
     calibration = None
     if isinstance(representative_data, data_lib.BaseDataset):
@@ -151,6 +158,15 @@ def convert(
                 return converter.convert()
         except Exception as error:  # ConverterError, RuntimeError from MLIR
             raise _rejected(model, quantization, error) from None
+
+
+def _int4(model, sparse):
+    """The float32 file with its kernels rewritten in 4 bits (`int4.py`)."""
+    from kerasreg.compression.export.int4 import weight_only_int4
+
+    if sparse:
+        raise ValueError("sparse=True is not available with quantization='int4'.")
+    return weight_only_int4(convert(model, "float32"))
 
 
 def _per_channel(model, per_channel, qat):

@@ -5,6 +5,9 @@ import os
 import pytest
 
 from kerasreg import training
+from kerasreg.compression.export.int4 import int4_available
+
+INT4 = ["tflite int4"] if int4_available() else []
 
 
 def test_compare_exports_table(trained, digits, exports):
@@ -15,6 +18,7 @@ def test_compare_exports_table(trained, digits, exports):
         "tflite dynamic",
         "tflite int8",
         "tflite int8-full",
+        *INT4,
         "keras int8 (.keras)",
     ]
     keras_accuracy = training.evaluate_accuracy(trained, digits.x_test, digits.y_test)
@@ -26,6 +30,10 @@ def test_compare_exports_table(trained, digits, exports):
     for name in ("tflite dynamic", "tflite int8", "tflite int8-full"):
         assert rows[name]["size_bytes"] < rows["tflite float16"]["size_bytes"], name
         assert rows[name]["accuracy"] > keras_accuracy - 0.03, name
+    if INT4:  # 4-bit weights: smaller than int8's, within 5 points
+        int4 = rows["tflite int4"]
+        assert int4["size_bytes"] < rows["tflite dynamic"]["size_bytes"]
+        assert int4["accuracy"] > keras_accuracy - 0.05
     for name, row in rows.items():
         assert row["gzip_bytes"] < row["size_bytes"] and row["latency_ms"] > 0, name
         if name.startswith("tflite"):
@@ -43,4 +51,4 @@ def test_compare_exports_prints_one_table(exports):
         "accuracy",
         "latency_ms",
     ]
-    assert lines[2].startswith("tflite float32") and len(lines) == 8
+    assert lines[2].startswith("tflite float32") and len(lines) == 8 + len(INT4)

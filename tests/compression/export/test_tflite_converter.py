@@ -13,8 +13,8 @@ from kerasreg.compression.export import TFLiteModel, to_tflite
     "kwargs, message",
     [
         (
-            dict(quantization="int4"),
-            r"Unknown quantization='int4'\. Expected one of 'float32', 'float16'",
+            dict(quantization="int2"),
+            r"Unknown quantization='int2'\. Expected one of 'float32', 'float16'",
         ),
         (
             dict(quantization="int8"),

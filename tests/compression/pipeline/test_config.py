@@ -18,7 +18,7 @@ from kerasreg.compression.pipeline import CompressConfig, load_config
             {"student": "cnn-tiny", "distill_epochs": 0},
             r"is a fresh model and needs distill_epochs >= 1",
         ),
-        ({"quantize": "int4"}, r"Unknown quantization \['int4'\]"),
+        ({"quantize": "int2"}, r"Unknown quantization \['int2'\]"),
         ({"freeze_from": 40}, r"freeze_from=40 must lie in \[0, epochs=30\)"),
         ({"model": "lenet"}, r"Unknown model: model='lenet'"),
         ({"prune_sparsity": 0.5, "prune_epochs": 0}, r"needs prune_epochs >= 1"),
