@@ -22,6 +22,8 @@ line per model, then a markdown table; fine-tuned models are cached under
     python benchmarks/bench_qat.py --calibrated runs/cifar/<run>/model.keras
     python benchmarks/bench_qat.py --models mobilenetv2 --per-tensor
 
+Each row also gives the float32 file and the file with int4 weights
+(`to_tflite(..., "int4")`, ai-edge-quantizer), size and accuracy.
 `--per-tensor` also runs `qat(per_channel=False)` (one weight scale per
 kernel) against per-tensor post-training int8: where one scale per kernel
 costs accuracy (depthwise convolutions), QAT should win it back.
@@ -106,6 +108,7 @@ def run_model(name, args):
         result = int8_accuracy(tuned, dataset, out / f"{label}.tflite", per_channel)
         row[label] = result["accuracy"]
         row[f"{label}_latency_ms"] = result["latency_ms"]
+    row.update(weight_files(tuned, dataset, out))
     quantized = quantization_aware(name, trained, dataset, args, out / "qat", True)
     row.update(
         qat_keras=quantized["accuracy_qat"],
@@ -132,6 +135,19 @@ def run_model(name, args):
         target_agreement_met=bool(row["qat_agreement"] >= MIN_AGREEMENT),
     )
     print(json.dumps(row), flush=True)
+    return row
+
+
+def weight_files(model, dataset, out):
+    """float32 and int4-weight (ai-edge-quantizer) files of `model`: bytes, accuracy."""
+    scale = data_lib.input_scale(model, dataset)
+    row = {}
+    for scheme in ("float32", "int4"):
+        path = to_tflite(model, str(out / f"{scheme}.tflite"), scheme)
+        result = TFLiteModel(path).evaluate(dataset, scale=scale, latency_repeats=50)
+        row.update(
+            {f"{scheme}_bytes": result["size_bytes"], scheme: result["accuracy"]}
+        )
     return row
 
 
