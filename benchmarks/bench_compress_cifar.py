@@ -48,6 +48,7 @@ from kerasreg.compression.pipeline import CompressConfig  # noqa: E402
 MIN_SIZE_RATIO = 8.0
 MAX_DROP_POINTS = 1.0
 MAX_TIME_RATIO = 2.5
+DEFAULT_FINETUNE_RATE = CompressConfig().finetune_rate
 
 
 def emit(**row):
@@ -143,7 +144,7 @@ def main(argv=None):
     parser.add_argument(
         "--finetune-rate",
         type=float,
-        default=CompressConfig().finetune_rate,
+        default=DEFAULT_FINETUNE_RATE,
         help="with --recipe: fine-tuning rate as a fraction of the recipe's; 1.0 "
         "rewinds to the full rate (default: %(default)s)",
     )
@@ -155,7 +156,7 @@ def main(argv=None):
     args = cifar.add_cifar_args(parser).parse_args(argv)
     folder = cifar.data_folder(args)
     tag = f"_{args.recipe}" if args.recipe else ""
-    if args.finetune_rate != CompressConfig().finetune_rate:
+    if args.finetune_rate != DEFAULT_FINETUNE_RATE:
         tag += f"_lr{args.finetune_rate:g}"
     out = Path(args.out) / f"n{args.train_subset}_e{args.epochs}_s{args.seed}{tag}"
     common = dict(

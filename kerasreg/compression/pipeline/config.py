@@ -9,6 +9,9 @@ __all__ = ["CompressConfig", "load_config", "flag_fields", "QUANTIZATIONS"]
 
 from kerasreg._choices import QUANTIZATIONS, RECIPES, TARGET_UNITS  # noqa: E402
 
+# A tenth of the recipe's rate: Liu et al.'s and Torch-Pruning's fine-tune.
+_FINETUNE_RATE = 0.1
+
 
 def _field(default, help):
     """A config field: its default and the help text of its CLI flag."""
@@ -120,7 +123,8 @@ class CompressConfig:
     mark_ratio: float = _field(0.0, "also mark this global fraction of channels")
     finetune_epochs: int = _field(15, "epochs after shrink; 0 skips the stage")
     finetune_rate: float = _field(
-        0.1, "with --recipe: fine-tuning rate as a fraction of the recipe's (1 rewinds)"
+        _FINETUNE_RATE,
+        "with --recipe: fine-tuning rate as a fraction of the recipe's (1 rewinds)",
     )
     distill_epochs: int = _field(0, "distillation epochs; 0 skips the stage")
     student: str = _field("shrunk", "'shrunk' or a reference model name")
@@ -214,7 +218,7 @@ class CompressConfig:
                 f"Expected 0 < finetune_rate <= 1. Received: "
                 f"finetune_rate={self.finetune_rate}"
             )
-        if self.finetune_rate != 0.1 and not self.recipe:
+        if self.finetune_rate != _FINETUNE_RATE and not self.recipe:
             raise ValueError(
                 f"finetune_rate={self.finetune_rate} applies to a recipe's SGD; "
                 "without recipe, Adam fine-tunes at learning_rate."
