@@ -94,13 +94,11 @@ def finetuned(name, base_path, dataset, args, mode=None, sparsity=0.0, layers=No
     )
     callbacks = []
     if mode is not None:
-        steps = -(-dataset.num_train // fit_kwargs["batch_size"])
+        end_step, frequency = schedule_steps(
+            dataset, fit_kwargs["batch_size"], args.finetune_epochs
+        )
         schedule = PolynomialDecay(
-            0.0,
-            sparsity,
-            begin_step=0,
-            end_step=max(1, 2 * steps * args.finetune_epochs // 3),
-            frequency=max(1, steps // 10),
+            0.0, sparsity, begin_step=0, end_step=end_step, frequency=frequency
         )
         callbacks.append(MagnitudePruning(schedule, mode=mode, layers=layers))
     training.fit(
@@ -109,6 +107,12 @@ def finetuned(name, base_path, dataset, args, mode=None, sparsity=0.0, layers=No
     model = strip_pruning(model)
     _io.save_model(model, str(path))
     return model, tag
+
+
+def schedule_steps(dataset, batch_size, epochs):
+    """`(end_step, frequency)`: sparsity reached at two thirds, ten updates an epoch."""
+    steps = -(-dataset.num_train // batch_size)
+    return max(1, 2 * steps * epochs // 3), max(1, steps // 10)
 
 
 def run_folder(base, args):
@@ -170,7 +174,9 @@ def run_tfmot(name, base_path, dataset, args):
         if cached["sparsities"] == sparsities:
             return cached
     recipe = recipes.finetune_recipe(name, divisor=1 / args.finetune_rate)
-    steps = -(-dataset.num_train // recipe.batch_size)
+    end_step, frequency = schedule_steps(
+        dataset, recipe.batch_size, args.finetune_epochs
+    )
     config = dict(
         learning_rate=recipe.learning_rate,
         momentum=recipe.momentum,
@@ -180,8 +186,8 @@ def run_tfmot(name, base_path, dataset, args):
         epochs=args.finetune_epochs,
         seed=args.seed,
         sparsities=sparsities,
-        end_step=max(1, 2 * steps * args.finetune_epochs // 3),
-        frequency=max(1, steps // 10),
+        end_step=end_step,
+        frequency=frequency,
     )
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
     side = Path(__file__).resolve().parent / "tfmot_pruning_side.py"
@@ -304,10 +310,11 @@ def main(argv=None):
     parser.add_argument(
         "--rows",
         default="all",
-        choices=["all", "global"],
-        help="'global' runs only the --sparsities rows, without the layer-wise "
-        "and first-and-last-dense rows and the files (to choose settings on "
-        "--validation)",
+        choices=["all", "pruned", "global"],
+        help="'pruned' runs every pruned row and tfmot, without the files; "
+        "'global' only the --sparsities rows, without the layer-wise and "
+        "first-and-last-dense rows, tfmot and the files (to choose settings "
+        "on --validation)",
     )
     cifar.add_cifar_args(parser)
     args = parser.parse_args(argv)
@@ -319,7 +326,7 @@ def main(argv=None):
     dense, _ = finetuned(name, trained["model_path"], dataset, args)
     control = training.evaluate(dense, dataset)
     runs = [("global", float(s), None) for s in args.sparsities.split(",")]
-    if args.rows == "all":
+    if args.rows != "global":
         runs += [("layer", 0.9, None), ("global", 0.9, "inner")]
     rows = []
     for mode, sparsity, keep in runs:
@@ -342,11 +349,13 @@ def main(argv=None):
         rows.append(row)
         if mode == "global" and sparsity == 0.9 and not keep:
             pruned = model
-    if args.rows != "all":
+    if args.rows == "global":
         return rows
     if args.tfmot_python:
         rows.append(tfmot_row(name, trained["model_path"], dataset, args, rows))
         print(json.dumps(rows[-1]), flush=True)
+    if args.rows == "pruned":
+        return rows
     out = CACHE / run_folder(Path(trained["out"]).name, args) / "deploy"
     out.mkdir(parents=True, exist_ok=True)
     row = {"part": "deploy", "model": name, **deploy(pruned, dataset, out)}

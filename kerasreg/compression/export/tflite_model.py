@@ -32,6 +32,15 @@ class TFLiteModel:
             model with a dict of outputs, such as `kerasreg.multitask`'s,
             keeps its output names in the file's signature).
         num_threads: interpreter threads. Defaults to `1` (a phone core).
+        kernels: `"xnnpack"` (LiteRT's default CPU delegate, what an app
+            gets) or `"builtin"` (LiteRT's reference kernels, without the
+            delegate: the second opinion when checking a file, since the
+            two round int8 arithmetic differently). With `"xnnpack"`, a file
+            XNNPACK refuses falls back to `"builtin"` with a warning.
+            Defaults to `"xnnpack"`.
+
+    Raises:
+        ValueError: for another `kernels`.
 
     Example:
 
@@ -45,13 +54,18 @@ class TFLiteModel:
     ['accuracy', 'latency_ms', 'size_bytes']
     """
 
-    def __init__(self, path, num_threads=1):
+    def __init__(self, path, num_threads=1, kernels="xnnpack"):
         from ai_edge_litert.interpreter import Interpreter
 
+        if kernels not in ("xnnpack", "builtin"):
+            raise ValueError(
+                "Expected kernels='xnnpack' or 'builtin'. Received: "
+                f"kernels={kernels!r}"
+            )
         self.path = os.fspath(path)
         self.num_threads = num_threads
-        self.delegate = True  # XNNPACK, LiteRT's default CPU delegate
-        self._interpreter = self._open(Interpreter)
+        self.delegate = kernels == "xnnpack"  # LiteRT's default CPU delegate
+        self._interpreter = self._open(Interpreter, **self._resolver())
         (self._input,) = self._interpreter.get_input_details()
         self._outputs = self._named_outputs()
         self._output = next(iter(self._outputs.values()))
@@ -73,9 +87,23 @@ class TFLiteModel:
                 model_path=self.path, num_threads=self.num_threads, **kwargs
             )
 
+    def _resolver(self):
+        """Interpreter arguments for the builtin kernels, none for XNNPACK."""
+        from ai_edge_litert.interpreter import OpResolverType
+
+        if self.delegate:
+            return {}
+        builtin = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        return {"experimental_op_resolver_type": builtin}
+
+    @property
+    def kernels(self):
+        """`"xnnpack"` or `"builtin"`: the kernels the file runs on."""
+        return "xnnpack" if self.delegate else "builtin"
+
     def _without_delegate(self, error):
         """Reopen with the builtin kernels: XNNPACK refused an op of the file."""
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        from ai_edge_litert.interpreter import Interpreter
 
         warnings.warn(
             f"XNNPACK cannot run {os.path.basename(self.path)} ({str(error)[:120]}); "
@@ -84,10 +112,7 @@ class TFLiteModel:
             stacklevel=3,
         )
         self.delegate = False
-        self._interpreter = self._open(
-            Interpreter,
-            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        )
+        self._interpreter = self._open(Interpreter, **self._resolver())
         self._batch = None
 
     @property
