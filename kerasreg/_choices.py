@@ -5,7 +5,8 @@ loading TensorFlow; the library modules re-export them where they are
 documented (`kerasreg.compression.export.QUANTIZATIONS`,
 `kerasreg.tuning.TUNERS`, `kerasreg.training.PRECISIONS`,
 `kerasreg.compression.slimming.target.UNITS`,
-`kerasreg.models.recipes.RECIPES`).
+`kerasreg.models.recipes.RECIPES`); and of the fine-tuning rate that
+`compress` and `prune` share, with its check.
 """
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "STRATEGIES",
     "TARGET_UNITS",
     "RECIPES",
+    "FINETUNE_RATE",
+    "check_finetune_rate",
 ]
 
 # TFLite export schemes: float32, float16 weights, dynamic-range (int8
@@ -37,3 +40,24 @@ TARGET_UNITS = ("params", "macs", "channels")
 
 # Reference models with a CIFAR-10 training recipe (`kerasreg.models.recipes`).
 RECIPES = ("resnet20", "resnet56", "vgg11", "mobilenetv2")
+
+# A trained model is fine-tuned at this fraction of its recipe's learning
+# rate: a tenth, Liu et al.'s and Torch-Pruning's fine-tune.
+FINETUNE_RATE = 0.1
+
+
+def check_finetune_rate(finetune_rate, recipe):
+    """Raise `ValueError` for a rate outside (0, 1], or one set without a recipe.
+
+    The check of every `finetune_rate=` (`CompressConfig`, `prune`): the
+    rate is a fraction of a recipe's SGD rate, so it means nothing for Adam.
+    """
+    if not 0.0 < finetune_rate <= 1.0:
+        raise ValueError(
+            f"Expected 0 < finetune_rate <= 1. Received: finetune_rate={finetune_rate}"
+        )
+    if finetune_rate != FINETUNE_RATE and not recipe:
+        raise ValueError(
+            f"finetune_rate={finetune_rate} applies to a recipe's SGD; "
+            "without recipe, Adam fine-tunes at learning_rate."
+        )

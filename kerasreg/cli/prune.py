@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kerasreg._choices import RECIPES
 from kerasreg.cli._common import _print_metrics
 
 
@@ -26,6 +27,20 @@ def add_prune(subparsers):
         "--sparsity", type=float, default=0.8, help="final sparsity (default: 0.8)"
     )
     parser.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default=None,
+        help="fine-tune with this model's CIFAR recipe (SGD with momentum, "
+        "cosine decay, weight decay, crop and flip; its batch size) instead of "
+        "Adam at --lr",
+    )
+    parser.add_argument(
+        "--finetune-rate",
+        type=float,
+        default=0.1,
+        help="with --recipe, the fraction of its learning rate (default: 0.1)",
+    )
+    parser.add_argument(
         "--mode",
         default="layer",
         help="layer, global or N:M such as 2:4 (default: layer)",
@@ -44,6 +59,8 @@ def run_prune(args):
         mode=args.mode,
         learning_rate=args.lr,
         batch_size=args.batch_size,
+        recipe=args.recipe,
+        finetune_rate=args.finetune_rate,
         seed=args.seed,
         out=args.out,
         verbose="auto",

@@ -28,3 +28,40 @@ def test_cli_prune(tmp_path, digits, capsys):
     assert (
         "Expected 0 <= sparsity < 1. Received: sparsity=1.0" in capsys.readouterr().err
     )
+
+
+def test_cli_prune_with_a_recipe(tmp_path, image_folder, user_model, capsys):
+    import json
+
+    from kerasreg import cli
+
+    path, out = user_model, tmp_path / "pruned"
+    argv = ["prune", "--model", path, "--data", image_folder, "--epochs", "1"]
+    argv += ["--recipe", "resnet20", "--finetune-rate", "1.0", "--mode", "global"]
+    assert cli.main([*argv, "--sparsity", "0.6", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["sparsity"] == pytest.approx(0.6, abs=0.01)
+    # The recipe's SGD at its full rate (0.1), decaying over 1 epoch of
+    # 72 images in batches of 64, and its weight decay on every kernel.
+    pruned = keras.models.load_model(out / "pruned.keras")
+    decay = {
+        layer.name: float(layer.kernel_regularizer.l2)
+        for layer in pruned.layers
+        if getattr(layer, "kernel_regularizer", None)
+    }
+    assert decay == {"conv0": 2.5e-4, "conv1": 2.5e-4, "logits": 2.5e-4}
+    optimizer = pruned.optimizer
+    rate = optimizer.get_config()["learning_rate"]["config"]
+    assert type(optimizer).__name__ == "SGD" and optimizer.momentum == 0.9
+    assert (rate["initial_learning_rate"], rate["decay_steps"]) == (0.1, 2)
+    capsys.readouterr()
+    bad = ["prune", "--model", path, "--finetune-rate", "0.5", "--out", str(out)]
+    assert cli.main(bad) == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "finetune_rate=0.5 applies to a recipe's SGD; without recipe, Adam "
+            "fine-tunes at learning_rate."
+        )
+    )

@@ -7,10 +7,13 @@ import os
 
 __all__ = ["CompressConfig", "load_config", "flag_fields", "QUANTIZATIONS"]
 
-from kerasreg._choices import QUANTIZATIONS, RECIPES, TARGET_UNITS  # noqa: E402
-
-# A tenth of the recipe's rate: Liu et al.'s and Torch-Pruning's fine-tune.
-_FINETUNE_RATE = 0.1
+from kerasreg._choices import (  # noqa: E402
+    FINETUNE_RATE,
+    QUANTIZATIONS,
+    RECIPES,
+    TARGET_UNITS,
+    check_finetune_rate,
+)
 
 
 def _field(default, help):
@@ -123,7 +126,7 @@ class CompressConfig:
     mark_ratio: float = _field(0.0, "also mark this global fraction of channels")
     finetune_epochs: int = _field(15, "epochs after shrink; 0 skips the stage")
     finetune_rate: float = _field(
-        _FINETUNE_RATE,
+        FINETUNE_RATE,
         "with --recipe: fine-tuning rate as a fraction of the recipe's (1 rewinds)",
     )
     distill_epochs: int = _field(0, "distillation epochs; 0 skips the stage")
@@ -213,16 +216,7 @@ class CompressConfig:
             raise ValueError(
                 f"student={self.student!r} is a fresh model and needs distill_epochs >= 1."
             )
-        if not 0.0 < self.finetune_rate <= 1.0:
-            raise ValueError(
-                f"Expected 0 < finetune_rate <= 1. Received: "
-                f"finetune_rate={self.finetune_rate}"
-            )
-        if self.finetune_rate != _FINETUNE_RATE and not self.recipe:
-            raise ValueError(
-                f"finetune_rate={self.finetune_rate} applies to a recipe's SGD; "
-                "without recipe, Adam fine-tunes at learning_rate."
-            )
+        check_finetune_rate(self.finetune_rate, self.recipe)
         if self.temperature <= 0:
             raise ValueError(f"Expected temperature > 0. Received: {self.temperature}")
 

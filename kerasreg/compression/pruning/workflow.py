@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from kerasreg._choices import FINETUNE_RATE, check_finetune_rate
 from kerasreg.compression.pruning.magnitude_pruning import (
     MagnitudePruning,
     _parse_block,
@@ -28,6 +29,9 @@ def prune(
     mode="layer",
     learning_rate=1e-3,
     batch_size=64,
+    recipe=None,
+    finetune_rate=FINETUNE_RATE,
+    layers=None,
     seed=0,
     out=None,
     verbose=0,
@@ -47,12 +51,33 @@ def prune(
         epochs: fine-tuning epochs. Defaults to `10`.
         mode: `"layer"` or `"global"` (see `MagnitudePruning`). Defaults to
             `"layer"`.
-        learning_rate: Adam learning rate. Defaults to `1e-3`.
-        batch_size: batch size. Defaults to `64`.
+        learning_rate: Adam learning rate, without `recipe`. Defaults to
+            `1e-3`.
+        batch_size: batch size, without `recipe`. Defaults to `64`.
+        recipe: fine-tune with a CIFAR recipe's SGD, cosine decay, weight
+            decay, batch size and crop-and-flip augmentation instead of
+            Adam (a `kerasreg.models.recipes.Recipe` or a model name such
+            as `"resnet20"`). Defaults to `None`.
+        finetune_rate: with `recipe`, the fine-tuning learning rate as a
+            fraction of the recipe's, in `(0, 1]`. Defaults to `0.1`, as
+            `slim` and `compress` fine-tune.
+        layers: the layers to prune (names or classes), `None` for every
+            Conv/Dense kernel (see `select_layers`). Defaults to `None`.
         seed: seed. Defaults to `0`.
         out: directory for `pruned.keras`, `history.json` and `metrics.json`;
             nothing is written when `None`.
         verbose: passed to `fit`. Defaults to `0`.
+
+    Raises:
+        ValueError: for a sparsity outside `[0, 1)`, `epochs < 1`, an
+            unknown `mode`, or a `finetune_rate` outside `(0, 1]` or
+            without `recipe`.
+
+    Example:
+
+    >>> result = prune("cnn-tiny", "digits", sparsity=0.5, epochs=1, mode="global")
+    >>> round(result["sparsity"], 2)
+    0.5
 
     Returns:
         A dict of metrics (`accuracy_before`, `accuracy_after`, `sparsity`,
@@ -65,17 +90,18 @@ def prune(
     from kerasreg import _io, training
     from kerasreg import data as data_lib
     from kerasreg import models as models_lib
+    from kerasreg.models import recipes
 
-    _parse_block(mode)
-    if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"Expected 0 <= sparsity < 1. Received: sparsity={sparsity}")
-    if epochs < 1:
-        raise ValueError(f"Expected epochs >= 1. Received: epochs={epochs}")
+    _check_arguments(sparsity, epochs, mode, recipe, finetune_rate)
     dataset = data_lib.load(data)
     model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
     keras.utils.set_random_seed(seed)
     model = strip_pruning(model)  # a copy: the caller's model is untouched
-    training.compile_model(model, learning_rate)
+    if recipe is not None:
+        recipe = recipes.finetune_recipe(recipe, divisor=1 / finetune_rate)
+    model, fit_kwargs = training.compile_for(
+        model, dataset, epochs, learning_rate, batch_size, recipe, seed
+    )
 
     def gzip_size(m):  # what sparsity buys once the file is compressed
         weights = b"".join(np.asarray(w).tobytes() for w in m.get_weights())
@@ -83,7 +109,7 @@ def prune(
 
     before = training.evaluate(model, dataset)
     gzip_before = gzip_size(model)
-    steps = -(-dataset.num_train // batch_size)
+    steps = -(-dataset.num_train // fit_kwargs["batch_size"])
     schedule = PolynomialDecay(
         0.0,
         sparsity,
@@ -95,9 +121,9 @@ def prune(
         model,
         dataset,
         epochs=epochs,
-        batch_size=batch_size,
-        callbacks=[MagnitudePruning(schedule, mode=mode)],
+        callbacks=[MagnitudePruning(schedule, mode=mode, layers=layers)],
         verbose=verbose,
+        **fit_kwargs,
     )
 
     pruned = strip_pruning(model)
@@ -113,3 +139,13 @@ def prune(
         _io.write_json(os.path.join(out, "history.json"), logs)
         _io.write_json(os.path.join(out, "metrics.json"), metrics)
     return {**metrics, "model": pruned, "history": logs}
+
+
+def _check_arguments(sparsity, epochs, mode, recipe, finetune_rate):
+    """`prune`'s argument checks, before any data is loaded."""
+    _parse_block(mode)
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"Expected 0 <= sparsity < 1. Received: sparsity={sparsity}")
+    if epochs < 1:
+        raise ValueError(f"Expected epochs >= 1. Received: epochs={epochs}")
+    check_finetune_rate(finetune_rate, recipe)
