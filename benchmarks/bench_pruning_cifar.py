@@ -58,6 +58,7 @@ import numpy as np  # noqa: E402
 
 from kerasreg import _io, training  # noqa: E402
 from kerasreg import data as data_lib  # noqa: E402
+from kerasreg._choices import FINETUNE_RATE  # noqa: E402
 from kerasreg.compression import qat, to_tflite  # noqa: E402
 from kerasreg.compression.export import TFLiteModel, calibration_images  # noqa: E402
 from kerasreg.compression.pruning import (  # noqa: E402
@@ -70,7 +71,7 @@ from kerasreg.compression.pruning import (  # noqa: E402
 from kerasreg.models import recipes  # noqa: E402
 
 CACHE = cifar.RUNS / "pruning_cifar"
-DEFAULT_FINETUNE_RATE = 0.1
+DEFAULT_FINETUNE_RATE = FINETUNE_RATE  # the default of compress and prune
 
 
 def finetuned(name, base_path, dataset, args, mode=None, sparsity=0.0, layers=None):
