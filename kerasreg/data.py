@@ -33,6 +33,7 @@ __all__ = [
     "ImageFolderDataset",
     "PipelineDataset",
     "SOURCES",
+    "check_input_shape",
     "input_scale",
     "load",
     "validation_split",
@@ -178,6 +179,40 @@ def input_scale(model, dataset):
     )
     expected = 255.0 if isinstance(first, keras.layers.Rescaling) else 1.0
     return expected / float(dataset.value_range)
+
+
+def check_input_shape(model, dataset):
+    """Raise a `ValueError` when a dataset's images do not fit a model's input.
+
+    Every workflow calls it before training, so a mismatch is one clear
+    line instead of a traceback from inside `fit`. A `None` dimension of
+    the model takes any size; a `Distiller` is checked through its
+    student; a model with no single defined input (subclassed) is not
+    checked.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten()])
+    >>> check_input_shape(model, load("digits"))
+    Traceback (most recent call last):
+    ...
+    ValueError: The model takes inputs of shape (32, 32, 3), but the data has images of shape (8, 8, 1). Resize the images (kerasreg.load(folder, image_size=(32, 32))) or use a model that takes (8, 8, 1).
+    """
+    try:
+        shape = getattr(model, "student", model).input_shape
+    except AttributeError:
+        return
+    if not shape or not all(d is None or isinstance(d, int) for d in shape):
+        return  # several inputs
+    have, want = tuple(shape[1:]), tuple(dataset.input_shape)
+    if len(have) == len(want) and all(h in (None, w) for h, w in zip(have, want)):
+        return
+    raise ValueError(
+        f"The model takes inputs of shape {have}, but the data has images of "
+        f"shape {want}. Resize the images (kerasreg.load(folder, "
+        f"image_size={have[:2]})) or use a model that takes {want}."
+    )
 
 
 def _is_tf_dataset(source):

@@ -227,6 +227,7 @@ def fit(
     ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
     dataset = data_lib.load(dataset)
+    data_lib.check_input_shape(model, dataset)
     if scale is None:
         scale = data_lib.input_scale(model, dataset)
     kwargs = dict(
@@ -283,6 +284,7 @@ def evaluate(model, dataset, split="test", batch_size=256):
     True
     """
     dataset = data_lib.load(dataset)
+    data_lib.check_input_shape(model, dataset)
     scale = data_lib.input_scale(model, dataset)
     if isinstance(dataset, data_lib.Dataset):
         x, y = dataset.to_arrays(split)

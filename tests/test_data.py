@@ -296,3 +296,41 @@ def test_npz_truncated_or_with_objects(tmp_path):
     with pytest.raises(ValueError) as info:
         data.load(str(objects))
     assert str(info.value) == message and "allow_pickle" not in message
+
+
+# --- a model's input against the data ----------------------------------------
+
+
+def test_check_input_shape(digits):
+    import keras
+
+    def model(shape):
+        return keras.Sequential([keras.Input(shape), keras.layers.Flatten()])
+
+    data.check_input_shape(model((8, 8, 1)), digits)
+    data.check_input_shape(model((None, None, 1)), digits)  # any size
+    with pytest.raises(ValueError) as error:
+        data.check_input_shape(model((32, 32, 3)), digits)
+    assert str(error.value) == (
+        "The model takes inputs of shape (32, 32, 3), but the data has images "
+        "of shape (8, 8, 1). Resize the images (kerasreg.load(folder, "
+        "image_size=(32, 32))) or use a model that takes (8, 8, 1)."
+    )
+    with pytest.raises(ValueError, match=r"takes inputs of shape \(64,\)"):
+        data.check_input_shape(model((64,)), digits)
+
+    class Subclassed(keras.Model):
+        def call(self, x):
+            return x
+
+    data.check_input_shape(Subclassed(), digits)  # no defined input: unchecked
+
+
+def test_check_input_shape_looks_through_a_distiller(digits):
+    from kerasreg.compression import Distiller
+    from kerasreg.models import build
+
+    teacher = build("cnn-tiny", (16, 16, 1), 10)
+    student = build("cnn-tiny", (16, 16, 1), 10)
+    with pytest.raises(ValueError, match=r"takes inputs of shape \(16, 16, 1\)"):
+        data.check_input_shape(Distiller(student, teacher, 2.0, 0.5, 0.5), digits)

@@ -30,6 +30,24 @@ def test_cli_prune(tmp_path, digits, capsys):
     )
 
 
+def test_cli_prune_refuses_a_model_that_does_not_fit_the_images(
+    tmp_path, digits, capsys
+):
+    from kerasreg import cli
+
+    path = str(tmp_path / "model.keras")
+    models.build("cnn-tiny", (32, 32, 3), digits.num_classes).save(path)
+    out = tmp_path / "pruned"
+    assert cli.main(["prune", "--model", path, "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "kerasreg prune: error: The model takes inputs of shape (32, 32, 3), but "
+        "the data has images of shape (8, 8, 1). Resize the images "
+        "(kerasreg.load(folder, image_size=(32, 32))) or use a model that takes "
+        "(8, 8, 1)."
+    )
+    assert not out.exists()  # refused before anything is written
+
+
 def test_cli_prune_with_a_recipe(tmp_path, image_folder, user_model, capsys):
     import json
 

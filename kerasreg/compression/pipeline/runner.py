@@ -110,16 +110,10 @@ def _check_user_model(config, dataset):
     from kerasreg.saving import load_model
 
     model = load_model(config.model, compile=False)
-    want = (*dataset.input_shape,)
-    have = tuple(model.input_shape[1:])
-    if any(h is not None and h != w for h, w in zip(have, want)) or len(have) != len(
-        want
-    ):
-        raise ValueError(
-            f"{config.model} takes inputs of shape {have}, but the data "
-            f"{config.data} has images of shape {want}. Resize the images "
-            "(kerasreg.load(..., image_size=...)) or use a matching model."
-        )
+    try:
+        data_lib.check_input_shape(model, dataset)
+    except ValueError as error:
+        raise ValueError(f"{config.model} on {config.data}: {error}") from None
     if config.slims:
         try:
             check_slimmable(model)
