@@ -6,7 +6,7 @@ documented (`kerasreg.compression.export.QUANTIZATIONS`,
 `kerasreg.tuning.TUNERS`, `kerasreg.training.PRECISIONS`,
 `kerasreg.compression.slimming.target.UNITS`,
 `kerasreg.models.recipes.RECIPES`); and of the fine-tuning rate that
-`compress` and `prune` share, with its check.
+`compress`, `prune`, `slim` and `sweep` share, with its check.
 """
 
 __all__ = [
@@ -49,7 +49,7 @@ FINETUNE_RATE = 0.1
 def check_finetune_rate(finetune_rate, recipe):
     """Raise `ValueError` for a rate outside (0, 1], or one set without a recipe.
 
-    The check of every `finetune_rate=` (`CompressConfig`, `prune`): the
+    The check of every `finetune_rate=` (`CompressConfig`, `prune`, `slim`, `sweep`): the
     rate is a fraction of a recipe's SGD rate, so it means nothing for Adam.
     """
     if not 0.0 < finetune_rate <= 1.0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kerasreg._choices import RECIPES, TARGET_UNITS
+from kerasreg._choices import FINETUNE_RATE, RECIPES, TARGET_UNITS
 from kerasreg.cli._common import (
     _check_model_name,
     _common_data_args,
@@ -32,7 +32,14 @@ def add_slim_args(parser):
         default=None,
         help="train with this model's CIFAR recipe (SGD with momentum, cosine "
         "decay, weight decay, crop and flip) instead of Adam; fine-tuning uses "
-        "it at a tenth of its learning rate",
+        "it at --finetune-rate of its learning rate",
+    )
+    parser.add_argument(
+        "--finetune-rate",
+        type=float,
+        default=FINETUNE_RATE,
+        help="with --recipe, the fraction of its learning rate for fine-tuning; "
+        f"1.0 rewinds to the full rate (default: {FINETUNE_RATE})",
     )
 
 
@@ -92,6 +99,7 @@ def run_slim(args):
         out=args.out,
         verbose="auto",
         recipe=args.recipe,
+        finetune_rate=args.finetune_rate,
     )
     from kerasreg import report
 
@@ -139,6 +147,7 @@ def run_sweep(args):
         seed=args.seed,
         out=args.out,
         recipe=args.recipe,
+        finetune_rate=args.finetune_rate,
     )
     report.print_table(rows)
     print(f"Saved sweep.csv and sweep.png to {args.out}")

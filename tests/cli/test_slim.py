@@ -133,7 +133,8 @@ def test_cli_slim_refuses_l1_with_target(tmp_path, capsys):
     )
 
 
-def test_cli_slim_with_a_recipe(tmp_path, capsys):
+@pytest.mark.parametrize("rate, initial", [(None, 0.01), ("1.0", 0.1)])
+def test_cli_slim_with_a_recipe(tmp_path, capsys, rate, initial):
     out = tmp_path / "recipe"
     images = tmp_path / "images"
     from tests.conftest import make_image_folder
@@ -156,13 +157,42 @@ def test_cli_slim_with_a_recipe(tmp_path, capsys):
             "0.3",
             "--out",
             str(out),
+            *(["--finetune-rate", rate] if rate else []),
         ]
     )
     assert code == 0
     import keras
+
+    # Fine-tuned with the recipe's SGD at a tenth of its 0.1, or rewound.
+    optimizer = keras.saving.load_model(out / "shrunk.keras").optimizer
+    schedule = optimizer.get_config()["learning_rate"]["config"]
+    assert type(optimizer).__name__ == "SGD"
+    assert schedule["initial_learning_rate"] == pytest.approx(initial)
 
     model = keras.saving.load_model(out / "model.keras")
     # The recipe's coupled weight decay is on the convolutions.
     assert model.get_layer("stem_conv").kernel_regularizer.l2 == 0.00025
     params = json.loads((out / "report.json").read_text())["totals"]["params"]
     assert params["after"] <= 0.7 * params["before"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["slim", "--finetune-rate", "1.0"],
+            "kerasreg slim: error: finetune_rate=1.0 applies to a recipe's SGD; "
+            "without recipe, Adam fine-tunes at learning_rate.",
+        ),
+        (
+            ["sweep", "--recipe", "resnet20", "--finetune-rate", "0"],
+            "kerasreg sweep: error: Expected 0 < finetune_rate <= 1. "
+            "Received: finetune_rate=0.0",
+        ),
+    ],
+)
+def test_cli_slim_and_sweep_refuse_a_bad_finetune_rate(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    assert cli.main([*argv, "--model", "cnn-tiny", "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip() == message
+    assert not out.exists()  # refused before anything is trained or written

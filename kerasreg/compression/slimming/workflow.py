@@ -17,6 +17,7 @@ import keras
 from kerasreg import _io, metrics, report, training
 from kerasreg import data as data_lib
 from kerasreg import models as models_lib
+from kerasreg._choices import FINETUNE_RATE, check_finetune_rate
 from kerasreg._layer_tree import leaf_layers
 from kerasreg.compression.slimming.network_slimming import NetworkSlimming
 from kerasreg.compression.slimming.report import slimming_report
@@ -104,6 +105,7 @@ def slim(
     target=None,
     target_unit="params",
     recipe=None,
+    finetune_rate=FINETUNE_RATE,
 ):
     """Train with network slimming, shrink, fine-tune, and report.
 
@@ -134,8 +136,13 @@ def slim(
             with momentum and cosine decay, weight decay, crop and flip)
             instead of Adam; a `Recipe` or a model name such as
             `"resnet20"`. The shrunk model is fine-tuned with the same
-            recipe at a tenth of its learning rate. `learning_rate` and
-            `batch_size` are then the recipe's. Defaults to `None`.
+            recipe at `finetune_rate` of its learning rate. `learning_rate`
+            and `batch_size` are then the recipe's. Defaults to `None`.
+        finetune_rate: with `recipe`, the fraction of its learning rate the
+            shrunk model is fine-tuned at: a tenth (Liu et al.'s and
+            Torch-Pruning's), or `1.0` to rewind to the full rate (Renda et
+            al. 2020), which won on CIFAR-10's validation split (see
+            docs/benchmarks.md). Defaults to `0.1`.
 
     Returns:
         A dict: `model` (trained, full size), `shrunk` (fine-tuned small
@@ -143,8 +150,10 @@ def slim(
 
     Raises:
         ValueError: for a model without BatchNormalization after its
-            convolutions (see `check_slimmable`), before any training.
+            convolutions (see `check_slimmable`), or a `finetune_rate`
+            outside (0, 1] or without `recipe`, before any training.
     """
+    check_finetune_rate(finetune_rate, recipe)
     dataset = data_lib.load(data)
     keras.utils.set_random_seed(seed)
     model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
@@ -168,7 +177,7 @@ def slim(
         finetune_epochs,
         learning_rate,
         batch_size,
-        recipes.finetune_recipe(recipe),
+        recipes.finetune_recipe(recipe, divisor=1 / finetune_rate),
         seed,
     )
     finetune = _fit(small, dataset, finetune_epochs, fit_kwargs, (), verbose)
@@ -201,6 +210,7 @@ def sweep(
     seed=0,
     out=None,
     recipe=None,
+    finetune_rate=FINETUNE_RATE,
 ):
     """Slim once per λ and plot accuracy against parameter reduction.
 
@@ -217,8 +227,9 @@ def sweep(
     Args:
         l1_values: the λ grid. Defaults to the slimming report's `L1_GRID`.
         model, data, epochs, freeze_from_epoch, finetune_epochs,
-        learning_rate, batch_size, seed, recipe: as `slim`; `model` must be
-            a name or a `.keras` path, since every run starts afresh from it.
+        learning_rate, batch_size, seed, recipe, finetune_rate: as `slim`;
+            `model` must be a name or a `.keras` path, since every run
+            starts afresh from it.
         out: directory for `sweep.csv` and `sweep.png`.
 
     Returns:
@@ -237,6 +248,7 @@ def sweep(
     for value in l1_values:
         if not value >= 0:
             raise ValueError(f"Expected every l1 >= 0. Received: l1={value}")
+    check_finetune_rate(finetune_rate, recipe)
     dataset = data_lib.load(data)
     run = dict(
         epochs=epochs,
@@ -247,6 +259,8 @@ def sweep(
         seed=seed,
         recipe=recipe,
     )
+    if finetune_rate != FINETUNE_RATE:  # runs kept at the default stay valid
+        run["finetune_rate"] = finetune_rate
     kept = _KeptRuns(out, _settings(model, data, dataset, run))
     progress = keras.utils.Progbar(len(l1_values) + 1, unit_name="run")
     rows = [kept.get("baseline", lambda: _baseline_run(model, dataset, run))]
