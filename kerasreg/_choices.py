@@ -6,7 +6,8 @@ documented (`kerasreg.compression.export.QUANTIZATIONS`,
 `kerasreg.tuning.TUNERS`, `kerasreg.training.PRECISIONS`,
 `kerasreg.compression.slimming.target.UNITS`,
 `kerasreg.models.recipes.RECIPES`); and of the fine-tuning rate that
-`compress`, `prune`, `slim` and `sweep` share, with its check.
+`compress`, `prune`, `slim` and `sweep` share, with its check; and of the
+`HEIGHTxWIDTH` text of an image size on the command line.
 """
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "RECIPES",
     "FINETUNE_RATE",
     "check_finetune_rate",
+    "parse_image_size",
 ]
 
 # TFLite export schemes: float32, float16 weights, dynamic-range (int8
@@ -61,3 +63,27 @@ def check_finetune_rate(finetune_rate, recipe):
             f"finetune_rate={finetune_rate} applies to a recipe's SGD; "
             "without recipe, Adam fine-tunes at learning_rate."
         )
+
+
+def parse_image_size(text):
+    """`"HEIGHTxWIDTH"` (or `"N"` for N x N) as `(height, width)`.
+
+    The one reading of `--image-size` (every command) and of
+    `CompressConfig.image_size`; raises `ValueError` for anything else.
+
+    Example:
+
+    >>> parse_image_size("32x48"), parse_image_size("64")
+    ((32, 48), (64, 64))
+    """
+    try:
+        size = tuple(int(part) for part in str(text).lower().split("x"))
+    except ValueError:
+        size = ()
+    size = size * 2 if len(size) == 1 else size
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(
+            "Expected an image size HEIGHTxWIDTH such as 32x32. "
+            f"Received: image_size={text!r}"
+        )
+    return size

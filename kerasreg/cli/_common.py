@@ -18,6 +18,35 @@ def _floats(text):
         ) from None
 
 
+def _image_size(text):
+    from kerasreg._choices import parse_image_size
+
+    try:
+        return parse_image_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_image_size(parser):
+    parser.add_argument(
+        "--image-size",
+        type=_image_size,
+        default=None,
+        metavar="HxW",
+        help="image folders: resize every image to HEIGHTxWIDTH, e.g. 32x32 "
+        "(default: the size the files share)",
+    )
+
+
+def _data(args):
+    """`--data` as the library takes it: loaded, resized, with `--image-size`."""
+    if getattr(args, "image_size", None) is None:
+        return args.data
+    from kerasreg import data
+
+    return data.load(args.data, image_size=args.image_size)
+
+
 def _common_data_args(parser, model_default="resnet"):
     parser.add_argument(
         "--data",
@@ -25,6 +54,7 @@ def _common_data_args(parser, model_default="resnet"):
         help="digits (bundled), mnist, cifar10, an .npz file, or an image folder "
         "(class folders, or train/ and test/ of class folders) (default: digits)",
     )
+    _add_image_size(parser)
     parser.add_argument(
         "--model",
         default=model_default,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kerasreg.cli._common import _check_model_name
+from kerasreg.cli._common import _add_image_size, _check_model_name, _data
 
 
 def add_augment_check(subparsers):
@@ -15,6 +15,7 @@ def add_augment_check(subparsers):
         "name trained plainly first). Flagged transforms change labels.",
     )
     parser.add_argument("--data", default="digits", help="(default: digits)")
+    _add_image_size(parser)
     parser.add_argument(
         "--model",
         default="cnn",
@@ -40,7 +41,7 @@ def run_augment_check(args):
     if args.out is not None:
         _io.check_writable(args.out)
     names = args.transforms.split(",") if args.transforms else augment.TRANSFORMS
-    dataset = data.load(args.data)
+    dataset = data.load(_data(args))
     model = label_safety.resolve_model(args.model, dataset, args.epochs, "auto")
     pipeline = augment.pipeline(names, seed=args.seed, data=dataset, model=model)
     report = label_safety.check_label_safety(pipeline, dataset, model)

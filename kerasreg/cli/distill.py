@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from kerasreg.cli._common import _check_model_name, _UsageError
+from kerasreg.cli._common import _add_image_size, _check_model_name, _data, _UsageError
 
 
 def add_distill(subparsers):
@@ -18,9 +18,10 @@ def add_distill(subparsers):
     parser.add_argument(
         "--data",
         default="digits",
-        help="digits (bundled), mnist, cifar10, or a path to an .npz file "
+        help="digits (bundled), mnist, cifar10, an .npz file, or an image folder "
         "(default: digits)",
     )
+    _add_image_size(parser)
     parser.add_argument("--teacher", required=True, help="trained .keras model")
     parser.add_argument(
         "--student", default="cnn-tiny", help="reference model name (default: cnn-tiny)"
@@ -51,7 +52,7 @@ def run_distill(args):
     result = distillation_report(
         args.teacher,
         args.student,
-        args.data,
+        _data(args),
         epochs=args.epochs,
         seeds=args.seeds,
         temperature=args.temperature,

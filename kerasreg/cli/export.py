@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kerasreg._choices import QUANTIZATIONS
+from kerasreg.cli._common import _add_image_size, _data
 
 
 def add_export(subparsers):
@@ -15,6 +16,7 @@ def add_export(subparsers):
     )
     parser.add_argument("--model", required=True, help="a trained .keras file")
     parser.add_argument("--data", default="digits", help="(default: digits)")
+    _add_image_size(parser)
     parser.add_argument(
         "--quantize",
         default="int8-full",
@@ -34,7 +36,7 @@ def run_export(args):
     from kerasreg.compression import export
 
     result = export.export(
-        args.model, args.data, args.out, args.quantize, compare=not args.no_compare
+        args.model, _data(args), args.out, args.quantize, compare=not args.no_compare
     )
     evaluation = result["evaluation"]
     print(

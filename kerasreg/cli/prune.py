@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kerasreg._choices import RECIPES
-from kerasreg.cli._common import _print_metrics
+from kerasreg.cli._common import _add_image_size, _data, _print_metrics
 
 
 def add_prune(subparsers):
@@ -16,6 +16,7 @@ def add_prune(subparsers):
     )
     parser.add_argument("--model", required=True, help="a trained .keras file")
     parser.add_argument("--data", default="digits", help="(default: digits)")
+    _add_image_size(parser)
     parser.add_argument("--epochs", type=int, default=10, help="(default: 10)")
     parser.add_argument("--batch-size", type=int, default=64, help="(default: 64)")
     parser.add_argument(
@@ -53,7 +54,7 @@ def run_prune(args):
 
     result = pruning.prune(
         args.model,
-        args.data,
+        _data(args),
         sparsity=args.sparsity,
         epochs=args.epochs,
         mode=args.mode,

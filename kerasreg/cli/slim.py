@@ -6,6 +6,7 @@ from kerasreg._choices import FINETUNE_RATE, RECIPES, TARGET_UNITS
 from kerasreg.cli._common import (
     _check_model_name,
     _common_data_args,
+    _data,
     _floats,
     _UsageError,
 )
@@ -85,7 +86,7 @@ def run_slim(args):
         raise _UsageError("give --l1 or --target, not both")
     result = slimming.slim(
         args.model,
-        args.data,
+        _data(args),
         l1=args.l1 if args.l1 is not None else 1e-3,
         target=args.target,
         target_unit=args.target_unit,
@@ -138,7 +139,7 @@ def run_sweep(args):
     rows = slimming.sweep(
         args.l1 if args.l1 is not None else slimming.L1_GRID,
         args.model,
-        args.data,
+        _data(args),
         epochs=args.epochs,
         freeze_from_epoch=args.freeze_from,
         finetune_epochs=args.finetune_epochs,

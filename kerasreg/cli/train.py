@@ -8,6 +8,7 @@ from kerasreg._choices import PRECISIONS, STRATEGIES
 from kerasreg.cli._common import (
     _check_model_name,
     _common_data_args,
+    _data,
     _print_metrics,
     _UsageError,
 )
@@ -171,7 +172,7 @@ def _train(args, strategy=None, callbacks=None, out=True):
             strategy = cluster.strategy()
         return training.train(
             args.model,
-            args.data,
+            _data(args),
             epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.lr,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kerasreg._choices import TUNERS
-from kerasreg.cli._common import _check_model_name, _UsageError
+from kerasreg.cli._common import _add_image_size, _check_model_name, _data, _UsageError
 
 
 def add_tune(subparsers):
@@ -18,6 +18,7 @@ def add_tune(subparsers):
         "pareto.png) instead.",
     )
     parser.add_argument("--data", default="digits", help="(default: digits)")
+    _add_image_size(parser)
     parser.add_argument("--model", default="cnn", help="reference model (default: cnn)")
     parser.add_argument(
         "--tuner",
@@ -59,7 +60,7 @@ def run_tune(args):
     if args.pareto:
         result = tuning.pareto_search(
             args.model,
-            args.data,
+            _data(args),
             knob=args.pareto,
             max_trials=args.trials,
             epochs=args.epochs,
@@ -76,7 +77,7 @@ def run_tune(args):
         )
     result = tuning.tune(
         args.model,
-        args.data,
+        _data(args),
         tuner=args.tuner,
         max_trials=args.trials,
         rounds=args.rounds,

@@ -41,8 +41,8 @@ def test_cli_prune_refuses_a_model_that_does_not_fit_the_images(
     assert cli.main(["prune", "--model", path, "--out", str(out)]) == 1
     assert capsys.readouterr().err.strip() == (
         "kerasreg prune: error: The model takes inputs of shape (32, 32, 3), but "
-        "the data has images of shape (8, 8, 1). Resize the images "
-        "(kerasreg.load(folder, image_size=(32, 32))) or use a model that takes "
+        "the data has images of shape (8, 8, 1). Resize the images (load(folder, "
+        "image_size=(32, 32)), or --image-size 32x32) or use a model that takes "
         "(8, 8, 1)."
     )
     assert not out.exists()  # refused before anything is written

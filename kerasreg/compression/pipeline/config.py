@@ -13,6 +13,7 @@ from kerasreg._choices import (  # noqa: E402
     RECIPES,
     TARGET_UNITS,
     check_finetune_rate,
+    parse_image_size,
 )
 
 
@@ -64,6 +65,10 @@ class CompressConfig:
     Attributes:
         data: a `kerasreg.data` source: a name, an `.npz` file or an
             image folder. Defaults to `"digits"`.
+        image_size: image folders only: `"HEIGHTxWIDTH"` (such as
+            `"32x32"`) to resize every image to, for photos of mixed sizes
+            or a model that takes another size. Defaults to `""`: the size
+            the files share.
         model: a reference model name, or the path of the user's `.keras`
             model (the report's `original`; slimming starts from its
             weights). Defaults to `"resnet"`.
@@ -113,6 +118,9 @@ class CompressConfig:
     """
 
     data: str = _field("digits", "a kerasreg.data source")
+    image_size: str = _field(
+        "", "image folders: resize every image to HEIGHTxWIDTH; '' keeps their size"
+    )
     model: str = _field("resnet", "a reference model name or a .keras file")
     l1: float = _field(0.1, "λ of NetworkSlimming; 0 trains a plain baseline")
     target: float = _field(
@@ -174,6 +182,8 @@ class CompressConfig:
     def validate(self):
         """Raise `ValueError` for impossible settings, before any training."""
         self._check_names()
+        if self.image_size:
+            parse_image_size(self.image_size)
         if self.model not in _model_names():
             if self.model.endswith(".keras") or os.path.exists(self.model):
                 if not os.path.isfile(self.model):

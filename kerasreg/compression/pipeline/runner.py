@@ -18,6 +18,7 @@ import os
 
 from kerasreg import _io
 from kerasreg import data as data_lib
+from kerasreg._choices import parse_image_size
 from kerasreg.compression.pipeline.config import CompressConfig
 from kerasreg.compression.pipeline.evaluation import stage_rows, summarize
 from kerasreg.compression.pipeline.report import write_report
@@ -83,7 +84,10 @@ def compress(out, config=None, *, restart=False, verbose="auto", **overrides):
         config = config.to_dict()
     config = CompressConfig(**{**(config or {}), **overrides})
     _io.check_writable(out)
-    dataset = data_lib.load(config.data)
+    dataset = data_lib.load(
+        config.data,
+        image_size=parse_image_size(config.image_size) if config.image_size else None,
+    )
     runner = StageRunner(out, config, dataset, None, verbose)
     if runner.user_model:
         _check_user_model(config, dataset)

@@ -70,8 +70,9 @@ def prune(
 
     Raises:
         ValueError: for a sparsity outside `[0, 1)`, `epochs < 1`, an
-            unknown `mode`, or a `finetune_rate` outside `(0, 1]` or
-            without `recipe`.
+            unknown `mode`, a `finetune_rate` outside `(0, 1]` or without
+            `recipe`, or fewer than 2 training steps in all (masks are
+            set as a step begins, so one step would prune nothing).
 
     Example:
 
@@ -95,6 +96,7 @@ def prune(
     _check_arguments(sparsity, epochs, mode, recipe, finetune_rate)
     dataset = data_lib.load(data)
     model = models_lib.resolve(model, dataset.input_shape, dataset.num_classes)
+    data_lib.check_input_shape(model, dataset)
     keras.utils.set_random_seed(seed)
     model = strip_pruning(model)  # a copy: the caller's model is untouched
     if recipe is not None:
@@ -107,16 +109,9 @@ def prune(
         weights = b"".join(np.asarray(w).tobytes() for w in m.get_weights())
         return len(gzip.compress(weights))
 
+    schedule = _schedule(sparsity, epochs, dataset.num_train, fit_kwargs["batch_size"])
     before = training.evaluate(model, dataset)
     gzip_before = gzip_size(model)
-    steps = -(-dataset.num_train // fit_kwargs["batch_size"])
-    schedule = PolynomialDecay(
-        0.0,
-        sparsity,
-        begin_step=0,
-        end_step=max(1, 2 * steps * epochs // 3),
-        frequency=max(1, steps // 10),
-    )
     logs = training.fit(
         model,
         dataset,
@@ -149,3 +144,21 @@ def _check_arguments(sparsity, epochs, mode, recipe, finetune_rate):
     if epochs < 1:
         raise ValueError(f"Expected epochs >= 1. Received: epochs={epochs}")
     check_finetune_rate(finetune_rate, recipe)
+
+
+def _schedule(sparsity, epochs, num_train, batch_size):
+    """0 to `sparsity` over the first two thirds of the steps, ending exactly."""
+    steps = -(-num_train // batch_size)
+    if steps * epochs < 2:  # masks are set as a step begins: step 0 prunes 0%
+        raise ValueError(
+            f"prune needs at least 2 training steps to reach sparsity={sparsity}; "
+            f"{num_train} training images in batches of {batch_size} for "
+            f"{epochs} epoch(s) make 1. Train more epochs or use a smaller "
+            "batch size."
+        )
+    # The last mask update falls on end_step, so the final sparsity is exact.
+    frequency = max(1, steps // 10)
+    end_step = frequency * max(1, (2 * steps * epochs // 3) // frequency)
+    return PolynomialDecay(
+        0.0, sparsity, begin_step=0, end_step=end_step, frequency=frequency
+    )
