@@ -133,8 +133,10 @@ def test_cli_slim_refuses_l1_with_target(tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize("rate, initial", [(None, 0.01), ("1.0", 0.1)])
-def test_cli_slim_with_a_recipe(tmp_path, capsys, rate, initial):
+@pytest.mark.parametrize(
+    "model, rate, initial", [("resnet20", None, 0.01), ("cnn-tiny", "1.0", 0.1)]
+)
+def test_cli_slim_with_a_recipe(tmp_path, capsys, model, rate, initial):
     out = tmp_path / "recipe"
     images = tmp_path / "images"
     from tests.conftest import make_image_folder
@@ -144,7 +146,7 @@ def test_cli_slim_with_a_recipe(tmp_path, capsys, rate, initial):
         [
             "slim",
             "--model",
-            "resnet20",
+            model,
             "--data",
             str(images),
             "--recipe",
@@ -169,9 +171,10 @@ def test_cli_slim_with_a_recipe(tmp_path, capsys, rate, initial):
     assert type(optimizer).__name__ == "SGD"
     assert schedule["initial_learning_rate"] == pytest.approx(initial)
 
-    model = keras.saving.load_model(out / "model.keras")
+    trained = keras.saving.load_model(out / "model.keras")
     # The recipe's coupled weight decay is on the convolutions.
-    assert model.get_layer("stem_conv").kernel_regularizer.l2 == 0.00025
+    first = trained.get_layer("stem_conv" if model == "resnet20" else "block1_conv")
+    assert first.kernel_regularizer.l2 == 0.00025
     params = json.loads((out / "report.json").read_text())["totals"]["params"]
     assert params["after"] <= 0.7 * params["before"]
 
