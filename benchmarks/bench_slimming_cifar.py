@@ -121,15 +121,23 @@ def plain_reference(name, args, optimizer):
     return cifar.cached_train(name, args, epochs=epochs, verbose=0, **kwargs)
 
 
-def slimmed(name, args, target, unit="params", optimizer="sgd"):
-    """Train with NetworkSlimming(target=...), shrink, fine-tune; cached."""
+def slimmed_folders(name, args, target, unit="params", optimizer="sgd"):
+    """The cache folders of `slimmed`: the slimmed model's, and its fine-tune's."""
     key = (
         f"{name}_target{target:g}{unit}_{optimizer}_n{args.train_subset}"
         f"_e{args.epochs}_s{args.seed}"
     )
     if args.validation:
         key += f"_val{args.validation}"
-    out = CACHE / key
+    folder = "finetuned"
+    if args.finetune_lr != FINETUNE_LR:
+        folder += f"_lr{args.finetune_lr:g}"
+    return CACHE / key, CACHE / key / folder
+
+
+def slimmed(name, args, target, unit="params", optimizer="sgd"):
+    """Train with NetworkSlimming(target=...), shrink, fine-tune; cached."""
+    out, tuned = slimmed_folders(name, args, target, unit, optimizer)
     data = cifar.load_cifar(args)
     if not (out / "metrics.json").exists():
         callback = NetworkSlimming(target=target, target_unit=unit)
@@ -145,10 +153,7 @@ def slimmed(name, args, target, unit="params", optimizer="sgd"):
         )
     full = keras.saving.load_model(out / "model.keras")
     before = json.loads((out / "metrics.json").read_text())
-    folder = "finetuned"
-    if args.finetune_lr != FINETUNE_LR:
-        folder += f"_lr{args.finetune_lr:g}"
-    small, after = finetuned(lambda: shrink(full), out / folder, name, args, optimizer)
+    small, after = finetuned(lambda: shrink(full), tuned, name, args, optimizer)
     return full, small, before, after
 
 
@@ -401,13 +406,14 @@ def _tflite_latencies(models, batch, rounds=5):
 def part_speed(args):
     """Shrunk/original TFLite float32 latency against the MACs ratio."""
     rows = []
-    for name, target in (("resnet20", 0.7), ("vgg11", 0.85)):
-        key = (
-            CACHE
-            / f"{name}_target{target:g}params_sgd_n{args.train_subset}_e{args.epochs}_s{args.seed}"
-        )
-        if not (key / "finetuned" / "metrics.json").exists() and name != "resnet20":
-            continue  # run `vgg` first
+    # resnet20 at 0.7 is trained when missing; the others are measured when
+    # `selection` (0.5, 0.9) or `vgg` has cached them.
+    shrunk = (("resnet20", 0.5), ("resnet20", 0.7), ("resnet20", 0.9), ("vgg11", 0.85))
+    for name, target in shrunk:
+        tuned = slimmed_folders(name, args, target)[1]
+        cached = (tuned / "metrics.json").exists()
+        if not cached and (name, target) != ("resnet20", 0.7):
+            continue
         full, small, _, after = slimmed(name, args, target)
         variants = {"shrunk": small, "shrunk_round_to_8": shrink(full, round_to=8)}
         for batch in (1, 64):
@@ -419,6 +425,7 @@ def part_speed(args):
                     emit(
                         part="speed",
                         model=name,
+                        target=target,
                         variant=variant,
                         batch=batch,
                         latency_original_ms=1e3 * latencies[0],
@@ -432,7 +439,7 @@ def part_speed(args):
     return emit(
         part="speed",
         summary={
-            f"{r['model']}/{r['variant']}/b{r['batch']}": round(
+            f"{r['model']}@{r['target']:g}/{r['variant']}/b{r['batch']}": round(
                 r["latency_over_macs"], 3
             )
             for r in rows
