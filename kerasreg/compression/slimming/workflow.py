@@ -320,6 +320,8 @@ def _settings(model, data, dataset, run):
     """What a kept sweep run depends on, as JSON-able values."""
     if isinstance(data, (str, os.PathLike)):
         described = os.path.abspath(data) if os.path.exists(data) else os.fspath(data)
+    elif getattr(data, "directory", None):  # a loaded folder (resized, say)
+        described = f"{os.path.abspath(data.directory)} at {tuple(data.input_shape)}"
     else:  # arrays or a pipeline: known by their sizes
         described = (
             f"{type(data).__name__}: {dataset.num_train} train, "

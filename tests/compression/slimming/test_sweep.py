@@ -61,3 +61,37 @@ def test_kept_runs_of_other_settings_are_refused(tmp_path, monkeypatch):
         workflow.sweep(
             [0.1], "cnn-tiny", "digits", out=out, **{**SETTINGS, "epochs": 2}
         )
+
+
+def test_a_loaded_folder_is_known_by_its_path_and_size(tmp_path):
+    from kerasreg import data
+    from tests.conftest import make_image_folder
+
+    first = make_image_folder(tmp_path / "a", classes=2, train=4, test=2)
+    second = make_image_folder(tmp_path / "b", classes=2, train=4, test=2)
+
+    def described(root, size):
+        dataset = data.load(root, image_size=size)
+        run = {"recipe": None}
+        return workflow._settings("cnn-tiny", dataset, dataset, run)["data"]
+
+    assert described(first, (8, 8)) == f"{tmp_path / 'a'} at (8, 8, 3)"
+    assert described(first, (8, 8)) != described(second, (8, 8))
+    assert described(first, (8, 8)) != described(first, (12, 12))
+
+
+def test_kept_runs_of_another_finetune_rate_are_refused(tmp_path, monkeypatch):
+    out = tmp_path / "sweep"
+    recipe = {**SETTINGS, "recipe": "resnet20"}
+    workflow.sweep([0.1], "cnn-tiny", "digits", out=out, **recipe)
+    _refuse_training(monkeypatch)
+    workflow.sweep([0.1], "cnn-tiny", "digits", out=out, **recipe, finetune_rate=0.1)
+    with pytest.raises(ValueError, match=r"baseline\.json was made with other "):
+        workflow.sweep(
+            [0.1],
+            "cnn-tiny",
+            "digits",
+            out=out,
+            finetune_rate=1.0,
+            **recipe,
+        )
